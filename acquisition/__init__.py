@@ -1,0 +1,1 @@
+"""Everything that touches a microscope: pymmcore-plus facade and the simulated rig."""

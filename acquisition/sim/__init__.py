@@ -1,0 +1,1 @@
+"""The simulated rig: Python device adapters for pymmcore-plus UniMMCore."""

@@ -1,0 +1,1 @@
+"""Runs a trained model with ONNX Runtime on CPU. Never imports torch."""

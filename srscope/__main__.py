@@ -1,0 +1,5 @@
+import sys
+
+from srscope.cli import main
+
+sys.exit(main())

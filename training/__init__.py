@@ -1,0 +1,1 @@
+"""Everything that makes a model: degradation, calibration, GAN training, export, evaluation."""

@@ -1,0 +1,1 @@
+"""The Qt (qtpy + pyqtgraph) viewer: live LR beside SR."""
