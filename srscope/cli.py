@@ -39,9 +39,10 @@ def _register_parts() -> None:
     import acquisition.cli
     import sr_engine.cli
     import training.cli
+    import training.evaluation.cli
     import ui.cli
 
-    for part in (acquisition.cli, sr_engine.cli, training.cli, ui.cli):
+    for part in (acquisition.cli, sr_engine.cli, training.cli, training.evaluation.cli, ui.cli):
         part.register(app)
 
 

@@ -1,0 +1,1 @@
+"""Evaluation and trust: metrics against baselines, resolution, consistency. No torch needed."""
