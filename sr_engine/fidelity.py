@@ -48,10 +48,9 @@ def blend(mse: np.ndarray, gan: np.ndarray, alpha: float) -> np.ndarray:
 
 
 def _meta_key(model: Any) -> tuple[Any, Any]:
-    meta = getattr(model, "metadata", None)
-    return getattr(meta, "scale", getattr(model, "scale", None)), getattr(
-        meta, "channels", getattr(model, "channels", None)
-    )
+    """(scale, channels) from ``model.meta`` (``SRModel``) when it has one."""
+    meta = getattr(model, "meta", None)
+    return getattr(meta, "scale", None), getattr(meta, "channels", None)
 
 
 class FidelityDial:
