@@ -1,0 +1,228 @@
+"""``SRModel``: a validated model file with an ONNX Runtime session.
+
+Refuses, with one clear line, files that are not srscope models (missing or bad
+metadata, corrupt file) and models that do not do what their metadata says
+(checked by running a small odd-sized probe through them).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from sr_engine.metadata import ModelMetadata, ModelMetadataError, props_of
+from srscope import logger
+from srscope.errors import SrscopeError
+
+Optimization = Literal["disable", "basic", "extended", "all"]
+PROBE_SHAPE = (13, 17)  # odd and non-square: catches fixed-size exports and swapped axes
+DEFAULT_MEMORY_BUDGET_MB = 1024
+
+
+class ModelError(SrscopeError):
+    """The model file cannot be used (corrupt, inconsistent with its metadata)."""
+
+
+class SRModel:
+    """A super-resolution model ready to run.
+
+    ``providers``: ONNX Runtime execution providers in order of preference (CPU
+    when not given); ``threads``: intra-op threads (ORT default: physical cores);
+    ``optimization``: graph optimisation level (``all`` folds BN into Conv, fuses
+    activations and uses the blocked NCHWc layout on x86).
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike | bytes | Any,
+        *,
+        providers: list[str] | None = None,
+        threads: int | None = None,
+        optimization: Optimization = "all",
+        memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB,
+        receptive_field: int | None = None,
+    ) -> None:
+
+        self.source, proto = _load_proto(model)
+        self.meta = ModelMetadata.from_props(props_of(proto), source=self.source)
+        self._proto_bytes = proto.SerializeToString() if not isinstance(model, bytes) else model
+        self.memory_budget_mb = float(memory_budget_mb)
+        self._check_io(proto)
+        self.session = _make_session(self._proto_bytes, providers, threads, optimization)
+        self.input_name = self.session.get_inputs()[0].name
+        self.output_name = self.session.get_outputs()[0].name
+        self._rf = receptive_field if receptive_field is not None else self.meta.receptive_field
+        self._bytes_per_px: float | None = None
+        self._lock = threading.Lock()
+        self._probe()
+
+    # -- properties --------------------------------------------------------
+    @property
+    def scale(self) -> int:
+        return self.meta.scale
+
+    @property
+    def n_channels(self) -> int:
+        return self.meta.n_channels
+
+    @property
+    def providers(self) -> list[str]:
+        return list(self.session.get_providers())
+
+    @property
+    def receptive_field(self) -> int:
+        """LR pixels of context per side each output pixel depends on (measured once)."""
+        if self._rf is None:
+            from sr_engine.receptive_field import measure_receptive_field
+
+            self._rf = measure_receptive_field(self)
+            logger.info("measured receptive field of %s: %d LR px", self.source, self._rf)
+        return self._rf
+
+    @property
+    def bytes_per_lr_pixel(self) -> float:
+        """Estimated peak ORT working memory per LR input pixel (from the graph)."""
+        if self._bytes_per_px is None:
+            from sr_engine.memory import estimate_bytes_per_lr_pixel
+
+            self._bytes_per_px = estimate_bytes_per_lr_pixel(self._proto_bytes, self.n_channels)
+        return self._bytes_per_px
+
+    def auto_tile(self, batch: int = 1, budget_mb: float | None = None) -> int:
+        """Largest tile side (incl. overlap) whose working memory fits the budget."""
+        budget = (budget_mb or self.memory_budget_mb) * 2**20
+        side = int((budget / (self.bytes_per_lr_pixel * max(1, batch))) ** 0.5)
+        side = max(side // 16 * 16, 2 * self.receptive_field + 16)
+        return min(side, 2048)
+
+    # -- running -----------------------------------------------------------
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        """Raw model call on a normalised float32 ``(N, C, H, W)`` batch."""
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        return self.session.run([self.output_name], {self.input_name: batch})[0]
+
+    def predict(self, image: np.ndarray, **kw: Any) -> np.ndarray:
+        """Super-resolve an in-memory image; see :func:`sr_engine.predict.predict`."""
+        from sr_engine.predict import predict
+
+        return predict(self, image, **kw)
+
+    def predict_region(self, image: np.ndarray, region: Any, **kw: Any) -> np.ndarray:
+        """Super-resolve only ``region``; see :func:`sr_engine.predict.predict_region`."""
+        from sr_engine.predict import predict_region
+
+        return predict_region(self, image, region, **kw)
+
+    # -- validation --------------------------------------------------------
+    def _check_io(self, proto: Any) -> None:
+        graph = proto.graph
+        inputs = [i for i in graph.input if i.name not in {t.name for t in graph.initializer}]
+        if len(inputs) != 1 or len(graph.output) != 1:
+            raise ModelError(
+                f"{self.source}: expected one input and one output, "
+                f"got {len(inputs)} inputs and {len(graph.output)} outputs"
+            )
+        dims = inputs[0].type.tensor_type.shape.dim
+        if len(dims) != 4:
+            raise ModelError(f"{self.source}: input must be 4D (N, C, H, W), got {len(dims)}D")
+        c = dims[1].dim_value if dims[1].HasField("dim_value") else None
+        if c is not None and c != self.n_channels:
+            raise ModelError(
+                f"{self.source}: input has {c} channels but metadata lists "
+                f"{self.n_channels} ({', '.join(self.meta.channels)})"
+            )
+
+    def _probe(self) -> None:
+        h, w = PROBE_SHAPE
+        x = np.linspace(0, 1, self.n_channels * h * w, dtype=np.float32)
+        x = x.reshape(1, self.n_channels, h, w)
+        try:
+            y = self.run(x)
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+            raise ModelError(
+                f"{self.source}: model fails on a {h}x{w} probe input "
+                f"(is H, W dynamic?): {type(exc).__name__}: {first}"
+            ) from None
+        want = (1, self.n_channels, self.scale * h, self.scale * w)
+        if tuple(y.shape) != want:
+            raise ModelError(
+                f"{self.source}: output shape {tuple(y.shape)} for input {tuple(x.shape)}; "
+                f"metadata scale {self.scale} needs {want}"
+            )
+        if not np.all(np.isfinite(y)):
+            raise ModelError(f"{self.source}: model output on a probe input is not finite")
+
+    def __repr__(self) -> str:
+        return (
+            f"SRModel({self.source!r}, scale={self.scale}, channels={self.meta.channels}, "
+            f"providers={self.providers})"
+        )
+
+
+def _load_proto(model: Any) -> tuple[str, Any]:
+    import onnx
+
+    if isinstance(model, onnx.ModelProto):
+        return f"<model {model.graph.name}>", model
+    if isinstance(model, bytes):
+        source = "<model bytes>"
+        try:
+            return source, onnx.load_model_from_string(model)
+        except Exception:
+            raise ModelError(f"{source} is not a readable ONNX model") from None
+    path = Path(model)
+    if not path.is_file():
+        raise ModelError(f"model file not found: {path}")
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:
+        raise ModelError(f"{path} is not a readable ONNX model ({type(exc).__name__})") from None
+    if any(t.data_location == onnx.TensorProto.EXTERNAL for t in proto.graph.initializer):
+        raise ModelError(
+            f"{path}: weights are stored outside the file (.onnx.data); "
+            "srscope models must be one self-contained file"
+        )
+    return str(path), proto
+
+
+def _make_session(
+    data: bytes, providers: list[str] | None, threads: int | None, optimization: Optimization
+) -> Any:
+    import onnxruntime as ort
+
+    levels = {
+        "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+        "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+    }
+    if optimization not in levels:
+        raise SrscopeError(f"unknown optimization level {optimization!r} ({', '.join(levels)})")
+    so = ort.SessionOptions()
+    so.graph_optimization_level = levels[optimization]
+    so.log_severity_level = 3
+    if threads is not None:
+        if threads < 1:
+            raise SrscopeError(f"threads must be >= 1, got {threads}")
+        so.intra_op_num_threads = int(threads)
+    available = ort.get_available_providers()
+    providers = list(providers) if providers else ["CPUExecutionProvider"]
+    missing = [p for p in providers if p not in available]
+    if missing:
+        raise SrscopeError(
+            f"execution provider(s) {', '.join(missing)} not available "
+            f"(available: {', '.join(available)})"
+        )
+    try:
+        return ort.InferenceSession(data, sess_options=so, providers=providers)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        raise ModelError(f"ONNX Runtime cannot load the model: {first}") from None
+
+
+__all__ = ["ModelError", "ModelMetadataError", "SRModel"]

@@ -1,0 +1,106 @@
+"""Normalisers that can undo themselves (CSBDeep ``before``/``after`` style).
+
+Decided once per whole image (or stack, or frame) from the model's metadata and
+then applied to every tile unchanged: per-tile normalisation makes seams and
+flicker. Statistics are per channel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sr_engine.metadata import FixedNormalization, Normalization, PercentileNormalization
+from srscope.errors import SrscopeError
+
+# percentiles of at most this many pixels per channel (strided subsample beyond)
+MAX_SAMPLES = 1 << 22
+_EPS = 1e-6
+
+
+@dataclass(frozen=True)
+class Normalizer:
+    """Affine map ``x -> (x - lo) / (hi - lo)`` per channel, and its inverse.
+
+    ``lo``/``hi`` have one value per channel; ``before``/``after`` take arrays whose
+    channel axis is ``axis`` (default: third from last, as in ``(C, Y, X)``).
+    """
+
+    lo: tuple[float, ...]
+    hi: tuple[float, ...]
+
+    def _coef(self, ndim: int, axis: int) -> tuple[np.ndarray, np.ndarray]:
+        shape = [1] * ndim
+        shape[axis] = len(self.lo)
+        lo = np.asarray(self.lo, dtype=np.float32).reshape(shape)
+        span = np.asarray(self.hi, dtype=np.float32).reshape(shape) - lo
+        return lo, np.maximum(span, np.float32(_EPS))
+
+    def before(self, x: np.ndarray, axis: int = -3) -> np.ndarray:
+        """Camera units -> model units (float32)."""
+        lo, span = self._coef(x.ndim, axis)
+        return (np.asarray(x, dtype=np.float32) - lo) / span
+
+    def after(self, y: np.ndarray, axis: int = -3) -> np.ndarray:
+        """Model units -> camera units (float32), in place when ``y`` is float32."""
+        lo, span = self._coef(y.ndim, axis)
+        y = np.asarray(y, dtype=np.float32)
+        y *= span
+        y += lo
+        return y
+
+
+def strided_sample(image: np.ndarray, channel_axis: int | None, max_samples: int) -> np.ndarray:
+    """A regular subsample with at most ``max_samples`` pixels per channel.
+
+    Strides the two last (spatial) axes and any leading plane axes, so it reads
+    the whole extent of a memory-mapped or zarr array without loading it.
+    """
+    per_channel = image.size // (image.shape[channel_axis] if channel_axis is not None else 1)
+    step = 1
+    while per_channel / (step * step) > max_samples:
+        step += 1
+    index = [slice(None)] * image.ndim
+    index[-1] = slice(None, None, step)
+    index[-2] = slice(None, None, step)
+    return np.asarray(image[tuple(index)])
+
+
+def fit_normalizer(
+    norm: Normalization,
+    image: np.ndarray,
+    channel_axis: int | None,
+    n_channels: int,
+    max_samples: int = MAX_SAMPLES,
+) -> Normalizer:
+    """Decide the normalisation for a whole image from the model's metadata."""
+    if isinstance(norm, FixedNormalization):
+        return Normalizer((float(norm.min),) * n_channels, (float(norm.max),) * n_channels)
+    assert isinstance(norm, PercentileNormalization)
+    sample = strided_sample(image, channel_axis, max_samples)
+    if channel_axis is None:
+        per = [sample.reshape(-1)]
+    else:
+        per = [np.take(sample, c, axis=channel_axis).reshape(-1) for c in range(n_channels)]
+    lo, hi = [], []
+    for values in per:
+        if values.size == 0:
+            raise SrscopeError("cannot normalise an empty image")
+        p = np.percentile(values.astype(np.float32, copy=False), [norm.low, norm.high])
+        if not np.all(np.isfinite(p)):
+            raise SrscopeError("the image contains NaN or infinite values")
+        lo.append(float(p[0]))
+        hi.append(float(p[1]))
+    return Normalizer(tuple(lo), tuple(hi))
+
+
+def to_dtype(y: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Float32 camera units -> ``dtype``: rounded and clipped (never wrapped)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        return y.astype(dtype, copy=False)
+    if dtype.kind not in "ui":
+        raise SrscopeError(f"unsupported output dtype {dtype}")
+    info = np.iinfo(dtype)
+    return np.clip(np.rint(y), info.min, info.max).astype(dtype)
