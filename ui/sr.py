@@ -1,0 +1,134 @@
+"""SR for the viewer: the live model on whole frames, the full model on the visible region.
+
+Thin layer over the engine's public API (``sr_engine``): which models exist,
+whether a model fits the rig's channel, and two one-slot workers (newest frame
+wins) so the GUI thread never runs a model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sr_engine.bundled import bundled_models
+from sr_engine.metadata import ModelMetadata, read_metadata
+from srscope.errors import SrscopeError
+from ui.panes import Region
+from ui.slots import LatestSlot, OneSlotWorker
+
+
+class ChannelMismatchError(SrscopeError):
+    """The model was trained for other channels than the rig is set to."""
+
+
+def _norm(name: str) -> str:
+    return name.strip().lower()
+
+
+def check_channel(meta: ModelMetadata, rig_channel: str, model_name: str = "model") -> None:
+    """Refuse a single-channel frame of ``rig_channel`` for a model of other channels."""
+    if not rig_channel:
+        return  # the rig has no channel group: nothing to compare
+    if _norm(rig_channel) not in {_norm(c) for c in meta.channels}:
+        raise ChannelMismatchError(
+            f"{model_name} was trained for channel(s) {', '.join(meta.channels)} "
+            f"but the rig's channel is {rig_channel}: choose a matching channel or model"
+        )
+
+
+def model_choices(extra: list[Path] | None = None) -> dict[str, Path]:
+    """Bundled models by name, plus user files by file name."""
+    choices = dict(bundled_models())
+    for path in extra or []:
+        choices[path.name] = path
+    return choices
+
+
+def load_model(path: Path, threads: int | None = None) -> Any:
+    """An engine model (``sr_engine.SRModel``) for ``path``."""
+    from sr_engine.model import SRModel
+
+    kwargs = {} if threads is None else {"threads": threads}
+    return SRModel(path, **kwargs)
+
+
+@dataclass
+class LoadedModel:
+    path: Path
+    meta: ModelMetadata
+    model: Any
+
+    @property
+    def name(self) -> str:
+        return self.meta.name or self.path.stem
+
+    @property
+    def scale(self) -> int:
+        return self.meta.scale
+
+    @classmethod
+    def open(cls, path: Path, threads: int | None = None) -> LoadedModel:
+        meta = read_metadata(path)
+        return cls(path=Path(path), meta=meta, model=load_model(path, threads))
+
+    def predict(self, frame: np.ndarray) -> np.ndarray:
+        return np.asarray(self.model.predict(frame), dtype=np.float32)
+
+    def predict_region(self, frame: np.ndarray, region: Region) -> np.ndarray:
+        """SR of ``region`` (x0, y0, x1, y1 in LR px) with the context the model needs."""
+        x0, y0, x1, y1 = region
+        return np.asarray(self.model.predict_region(frame, (y0, y1, x0, x1)), dtype=np.float32)
+
+
+class FrameSR:
+    """Whole-frame SR of the newest frame with the live model (the engine's LiveProcessor)."""
+
+    def __init__(self, model: LoadedModel) -> None:
+        from sr_engine.live import LiveProcessor
+
+        self.model = model
+        self.results: LatestSlot[tuple[tuple[int, int], np.ndarray]] = LatestSlot()
+        self.errors: LatestSlot[str] = LatestSlot()
+        self.processor = LiveProcessor(model.model)
+        self.processor.frameReady.connect(self._on_ready)
+        self.processor.errorOccurred.connect(self.errors.put)
+        self.processor.start()
+
+    def _on_ready(self, sr: np.ndarray, info: Any) -> None:
+        self.results.put((info.meta, sr))
+
+    def submit(self, frame: np.ndarray) -> None:
+        self.processor.push(frame, meta=frame.shape[:2])
+
+    def stats(self) -> dict[str, float]:
+        s = self.processor.stats()
+        return {
+            "sr_fps": s.fps,
+            "latency_p50_ms": s.latency_p50_ms,
+            "latency_p95_ms": s.latency_p95_ms,
+            "sr_dropped": float(s.dropped),
+            "sr_processed": float(s.processed),
+        }
+
+    def stop(self) -> None:
+        self.processor.frameReady.disconnect(self._on_ready)
+        self.processor.stop()
+
+
+class ViewportSR:
+    """Full-quality SR of the region on screen, newest request wins."""
+
+    def __init__(self, model: LoadedModel) -> None:
+        self.model = model
+        self.worker: OneSlotWorker[tuple[np.ndarray, Region], np.ndarray] = OneSlotWorker(
+            lambda item: model.predict_region(item[0], item[1]), name="srscope-sr-viewport"
+        )
+
+    def submit(self, frame: np.ndarray, region: Region) -> None:
+        self.worker.submit((frame, region))
+
+    def stop(self) -> None:
+        self.worker.stop()
