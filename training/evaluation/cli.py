@@ -1,7 +1,84 @@
-"""Subcommands of this part (filled in by the part's owner)."""
+"""``srscope evaluate`` (SR vs baselines vs HR captures), ``srscope usaf`` (resolution target)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
 
+def _load_model(spec: str):
+    from sr_engine.bundled import resolve_model
+    from sr_engine.model import SRModel
+
+    return SRModel(resolve_model(spec))
+
+
+def evaluate_cmd(
+    model: Annotated[str, typer.Argument(help="model.onnx, or the name of a bundled model")],
+    refs: Annotated[Path, typer.Argument(help="reference set folder (references.json)")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="output folder")] = Path("evaluation"),
+    gan_model: Annotated[
+        str | None, typer.Option("--gan-model", help="GAN-trained model: scored too, and blended")
+    ] = None,
+    alpha: Annotated[float, typer.Option(help="fidelity blend weight (0 = MSE, 1 = GAN)")] = 0.5,
+    record: Annotated[
+        Path | None,
+        typer.Option(help="degradation.json (default: the one inside the model file)"),
+    ] = None,
+    field_size: Annotated[int, typer.Option(help="scoring field side in HR pixels")] = 384,
+    rl_iterations: Annotated[int, typer.Option(help="Richardson–Lucy iterations")] = 10,
+    max_entries: Annotated[
+        int | None, typer.Option(help="evaluate only the first N entries")
+    ] = None,
+    threshold: Annotated[float, typer.Option(help="consistency |z| threshold")] = 3.0,
+) -> None:
+    """Score SR against HR captures (PSNR/SSIM vs bicubic, bicubic+RL), resolution, consistency."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from srscope.degradation import DegradationRecord
+    from srscope.errors import SrscopeError
+    from training.evaluation.evaluate import evaluate
+    from training.evaluation.report import write_report
+
+    if not 0.0 <= alpha <= 1.0:
+        raise SrscopeError(f"--alpha must be in [0, 1], got {alpha}")
+    if field_size < 32:
+        raise SrscopeError(f"--field-size must be ≥ 32, got {field_size}")
+    rec = DegradationRecord.load(record) if record else None
+    sr = _load_model(model)
+    gan = _load_model(gan_model) if gan_model else None
+    result, panels = evaluate(
+        sr,
+        refs,
+        gan_model=gan,
+        alpha=alpha,
+        record=rec,
+        field_size=field_size,
+        rl_iterations=rl_iterations,
+        max_entries=max_entries,
+        threshold=threshold,
+    )
+    paths = write_report(result, panels, out)
+    table = Table(title=f"{len(result.entries)} entries, fields of {field_size}² HR px")
+    for col in ("method", "PSNR (dB)", "SSIM", "fields"):
+        table.add_column(col)
+    for r in result.table:
+        table.add_row(
+            r.method,
+            f"{r.psnr_mean:.2f} ± {r.psnr_sd:.2f}",
+            f"{r.ssim_mean:.3f} ± {r.ssim_sd:.3f}",
+            str(r.n_fields),
+        )
+    console = Console()
+    console.print(table)
+    for note in result.notes:
+        console.print(f"note: {note}")
+    console.print(f"report: {paths['html']}")
+
+
 def register(app: typer.Typer) -> None:
     """Add this part's subcommands to the ``srscope`` app."""
+    app.command("evaluate")(evaluate_cmd)
