@@ -1,7 +1,149 @@
-"""Subcommands of this part (filled in by the part's owner)."""
+"""``srscope calibrate`` and ``srscope train`` (torch is imported inside the commands)."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
 
 def register(app: typer.Typer) -> None:
     """Add this part's subcommands to the ``srscope`` app."""
+    app.command("calibrate")(calibrate)
+    app.command("train")(train)
+
+
+def calibrate(
+    refs: Path = typer.Argument(..., help="reference set folder (references.json + captures)"),
+    out: Path = typer.Option(
+        Path("degradation.json"), "--out", "-o", help="degradation record to write"
+    ),
+    figure: Path | None = typer.Option(
+        None, help="verification figure (PNG); default: beside --out"
+    ),
+    channel: str | None = typer.Option(None, help="calibrate on this channel only"),
+    noise: str = typer.Option("gaussian", help="noise model: gaussian | poisson-gaussian"),
+    denoise: str = typer.Option("none", help="denoise the LR for the sigma fit: none | nlmeans"),
+) -> None:
+    """Fit the degradation (PSF sigma, gain/offset, noise) to real HR/LR reference pairs."""
+    from training.calibrate import CalibrationConfig, calibrate_references
+
+    cfg = CalibrationConfig.model_validate({"channel": channel, "noise": noise, "denoise": denoise})
+    fig = figure or out.with_suffix(".png")
+    result = calibrate_references(refs, cfg, figure=fig)
+    result.record.save(out)
+    r = result.record
+    typer.echo(
+        f"sigma {r.psf.sigma_hr_px:.3f} HR px, gain {r.intensity.gain:.4g}, "
+        f"offset {r.intensity.offset:.4g}, "
+        f"noise {r.noise.kind} std {r.noise.std:.3f}; residual whiteness "
+        f"{r.fit.whiteness:.3f} over {r.fit.pairs} pairs → {out} (figure {fig})"  # type: ignore[union-attr]
+    )
+
+
+def train(
+    data: Path = typer.Argument(
+        ..., help="reference set folder, or a folder of TIFF/PNG HR images"
+    ),
+    degradation: Path = typer.Option(
+        ..., "--degradation", "-d", help="degradation.json from calibrate"
+    ),
+    out: Path = typer.Option(Path("model.onnx"), "--out", "-o"),
+    preset: str = typer.Option("live", help="live (fast ESPCN-like) | paper (SRResNet/SRGAN)"),
+    iterations: int | None = typer.Option(None, help="total iterations"),
+    epochs: int | None = typer.Option(
+        None, help="alternative to --iterations: epochs × --epoch-iterations"
+    ),
+    epoch_iterations: int | None = typer.Option(
+        None, help="iterations per epoch (validation period)"
+    ),
+    warmup: int | None = typer.Option(None, help="MSE-only warm-up iterations (paper preset)"),
+    patch: int | None = typer.Option(
+        None, help="LR patch size (HR patch = patch × scale); default 96"
+    ),
+    batch: int | None = typer.Option(None),
+    lr: float | None = typer.Option(None, help="Adam learning rate"),
+    features: int | None = typer.Option(None, help="generator feature maps"),
+    blocks: int | None = typer.Option(None, help="residual blocks (paper preset)"),
+    vgg_weights: Path | None = typer.Option(
+        None, help="torchvision-format VGG19 state dict (local file)"
+    ),
+    vgg_layer: str | None = typer.Option(
+        None, help="VGG19 layer of the feature loss, e.g. relu5_4"
+    ),
+    no_adversarial: bool = typer.Option(False, "--no-adversarial", help="MSE (+VGG) only"),
+    channel: str | None = typer.Option(None, help="only this channel of a reference set"),
+    stack_channels: bool = typer.Option(
+        False, help="one multi-channel model instead of a per-channel one"
+    ),
+    hr_pixel_size_um: float | None = typer.Option(None, help="HR pixel size (image folders)"),
+    seed: int = typer.Option(0),
+    threads: int | None = typer.Option(None, help="torch threads (default ≤ 2)"),
+    device: str = typer.Option("auto", help="auto | cpu | cuda"),
+    workdir: Path | None = typer.Option(None, help="checkpoints and log (default: OUT.train/)"),
+    resume: bool = typer.Option(False, "--resume", help="continue the run in --workdir"),
+    config: Path | None = typer.Option(None, help="a TrainConfig JSON (options above override it)"),
+) -> None:
+    """Train a generator on HR images with LR made by the calibrated degradation; export ONNX."""
+    import logging
+
+    from srscope import logger
+    from training.config import GeneratorConfig, LossConfig, TrainConfig
+    from training.pipeline import train_model
+
+    if not logger.handlers or all(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        from rich.logging import RichHandler
+
+        logger.addHandler(RichHandler(show_path=False))
+        logger.setLevel(logging.INFO)
+    base = (
+        TrainConfig.model_validate_json(config.read_text())
+        if config
+        else TrainConfig.preset_defaults(preset)
+    )
+    data_cfg = base.model_dump()
+    ep_it = epoch_iterations or base.epoch_iterations
+    if epochs is not None and iterations is None:
+        iterations = epochs * ep_it
+    gen = base.generator.model_copy(
+        update={k: v for k, v in {"features": features, "blocks": blocks}.items() if v is not None}
+    )
+    loss = base.loss.model_copy(update={"vgg_layer": vgg_layer} if vgg_layer else {})
+    updates = {
+        "iterations": iterations,
+        "epoch_iterations": ep_it,
+        "warmup_iterations": warmup,
+        "patch_lr": patch,
+        "batch": batch,
+        "lr": lr,
+        "vgg_weights": vgg_weights,
+        "channel": channel,
+        "seed": seed,
+        "threads": threads,
+        "device": device,
+    }
+    data_cfg.update({k: v for k, v in updates.items() if v is not None})
+    data_cfg.update(
+        generator=GeneratorConfig.model_validate(gen.model_dump()),
+        loss=LossConfig.model_validate(loss.model_dump()),
+    )
+    if no_adversarial:
+        data_cfg["adversarial"] = False
+    if stack_channels:
+        data_cfg["stack_channels"] = True
+    cfg = TrainConfig.model_validate(data_cfg)
+    res = train_model(
+        data,
+        degradation,
+        out,
+        cfg,
+        workdir=workdir,
+        resume=resume,
+        hr_pixel_size_um=hr_pixel_size_um,
+    )
+    m = res.result.metrics
+    typer.echo(
+        f"{res.model}: {res.result.iteration} iterations, val PSNR {m['val_psnr']:.2f} dB / SSIM "
+        f"{m['val_ssim']:.4f} (bicubic {m['bicubic_psnr']:.2f} / {m['bicubic_ssim']:.4f}); "
+        f"ORT check {res.export_diff:.1e} of range"
+    )

@@ -1,0 +1,48 @@
+"""Atomic checkpoints: written to a temporary file, then renamed over the old one.
+
+A kill at any moment leaves either the previous or the new checkpoint, never a
+half-written one; a corrupt file is reported, never deleted.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from srscope.errors import SrscopeError
+
+CHECKPOINT_VERSION = 1
+
+
+def save_atomic(obj: dict[str, Any], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise SrscopeError(f"no checkpoint to resume from: {path}")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise SrscopeError(
+            f"checkpoint {path} is corrupt or unreadable ({type(exc).__name__}); it was left "
+            "as is: delete it to start over, or restore a copy"
+        ) from None
+    if not isinstance(obj, dict) or obj.get("version") != CHECKPOINT_VERSION:
+        raise SrscopeError(
+            f"{path} is not an srscope training checkpoint (version {CHECKPOINT_VERSION})"
+        )
+    return obj

@@ -1,0 +1,94 @@
+"""Training configuration: one pydantic model a user can write down and round-trip as JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+PRESETS = ("paper", "live")
+
+
+class GeneratorConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["paper", "live"] = "paper"
+    features: int = Field(64, ge=1)
+    blocks: int = Field(16, ge=0, description="residual blocks (paper generator)")
+    layers: int = Field(3, ge=2, description="conv layers (live generator)")
+    input_skip: bool = True
+
+    def kwargs(self) -> dict[str, int | bool]:
+        if self.kind == "paper":
+            return {"features": self.features, "blocks": self.blocks, "input_skip": self.input_skip}
+        return {"features": self.features, "layers": self.layers, "input_skip": self.input_skip}
+
+
+class LossConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mse: float = 1.0
+    vgg: float = 2e-6
+    vgg_layer: str = "relu5_4"
+    adversarial: float = 1e-3
+
+
+class TrainConfig(BaseModel):
+    """Everything that decides a training run (saved in checkpoints and in the model)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    preset: Literal["paper", "live"] = "paper"
+    scale: int = Field(4, ge=2, le=5)
+    patch_lr: int = Field(96, ge=8, description="LR patch size; HR patch = patch_lr × scale")
+    batch: int = Field(16, ge=1)
+    iterations: int = Field(2000, ge=1)
+    epoch_iterations: int = Field(200, ge=1, description="validation + checkpoint period")
+    warmup_iterations: int = Field(1000, ge=0, description="MSE-only (SRResNet) iterations first")
+    adversarial: bool = True
+    lr: float = Field(1e-4, gt=0)
+    generator: GeneratorConfig = GeneratorConfig()
+    discriminator_base: int = Field(64, ge=1)
+    loss: LossConfig = LossConfig()
+    vgg_weights: Path | None = None
+    seed: int = 0
+    device: str = "auto"
+    threads: int | None = Field(None, ge=1)
+    val_patches: int = Field(32, ge=1)
+    val_fraction: float = Field(0.15, gt=0, lt=0.9)
+    background_keep: float = Field(0.1, ge=0, le=1, description="chance to keep a background patch")
+    normalization_low: float = 1.0
+    normalization_high: float = 99.8
+    channel: str | None = Field(None, description="train on this channel of a reference set only")
+    stack_channels: bool = Field(False, description="one multi-channel model (vs one per channel)")
+    checkpoint_every: int = Field(50, ge=1)
+
+    @model_validator(mode="after")
+    def _warmup(self) -> TrainConfig:
+        if self.warmup_iterations > self.iterations and self.adversarial:
+            self.warmup_iterations = self.iterations
+        return self
+
+    @property
+    def patch_hr(self) -> int:
+        return self.patch_lr * self.scale
+
+    @classmethod
+    def preset_defaults(cls, preset: str, **overrides: object) -> TrainConfig:
+        """A config for a preset: ``paper`` (SRResNet/SRGAN) or ``live`` (ESPCN-like, MSE)."""
+        if preset == "paper":
+            base: dict = {"preset": "paper", "generator": GeneratorConfig(kind="paper")}
+        elif preset == "live":
+            base = {
+                "preset": "live",
+                "generator": GeneratorConfig(kind="live", features=16, layers=3),
+                "adversarial": False,
+                "warmup_iterations": 0,
+                "lr": 1e-3,
+                "loss": LossConfig(vgg=0.0, adversarial=0.0),
+            }
+        else:
+            raise ValueError(f"unknown preset {preset!r}; one of {PRESETS}")
+        base.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.model_validate(base)

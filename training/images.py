@@ -1,0 +1,151 @@
+"""Reading training images: a reference set's captures or a plain folder of TIFF/PNG/OME-TIFF.
+
+Every image becomes a :class:`Source`, float32 ``(C, Y, X)`` with channel names,
+so multi-channel, RGB and single-channel data go through one code path. Layout
+rules are explicit (never guessed from pixel values): ``(Y, X)`` is one
+channel; ``(Y, X, 3|4)`` uint8/uint16 is RGB(A) (alpha dropped); ``(C, Y, X)``
+with C ≤ 8 is channels; a deeper 3-D stack is Z planes, each its own source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from srscope.errors import SrscopeError
+from srscope.references import REFERENCES_FILE, ReferenceSet
+
+IMAGE_SUFFIXES = (".tif", ".tiff", ".png")
+MAX_CHANNELS = 8
+
+
+@dataclass
+class Source:
+    """One HR image to cut patches from (float32 ``(C, Y, X)``)."""
+
+    name: str
+    image: np.ndarray
+    channels: list[str]
+    pixel_size_um: float | None = None
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return int(self.image.shape[-2]), int(self.image.shape[-1])
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Pixels of a TIFF/OME-TIFF/PNG file, as stored (no dtype or layout change)."""
+    path = Path(path)
+    if not path.is_file():
+        raise SrscopeError(f"image not found: {path}")
+    try:
+        if path.suffix.lower() == ".png":
+            from PIL import Image
+
+            with Image.open(path) as im:
+                return np.asarray(im)
+        import tifffile
+
+        return tifffile.imread(path)
+    except SrscopeError:
+        raise
+    except Exception as exc:
+        raise SrscopeError(f"cannot read image {path}: {type(exc).__name__}: {exc}") from None
+
+
+def to_sources(name: str, arr: np.ndarray, channels: list[str] | None = None) -> list[Source]:
+    """Split an array into ``(C, Y, X)`` sources following the layout rules of this module."""
+    arr = np.asarray(arr)
+    if arr.ndim == 2:
+        return [Source(name, arr[None].astype(np.float32), channels or ["ch0"])]
+    if arr.ndim == 3 and arr.shape[-1] in (3, 4) and arr.shape[0] > MAX_CHANNELS:
+        rgb = np.moveaxis(arr[..., :3], -1, 0).astype(np.float32)
+        return [Source(name, rgb, channels or ["R", "G", "B"], meta={"rgb": True})]
+    if arr.ndim == 3 and arr.shape[0] <= MAX_CHANNELS:
+        names = channels or [f"ch{i}" for i in range(arr.shape[0])]
+        return [Source(name, arr.astype(np.float32), names)]
+    if arr.ndim == 3:
+        return [
+            Source(f"{name}[z{z}]", arr[z][None].astype(np.float32), channels or ["ch0"])
+            for z in range(arr.shape[0])
+        ]
+    if arr.ndim == 4 and arr.shape[1] <= MAX_CHANNELS:  # (Z, C, Y, X)
+        names = channels or [f"ch{i}" for i in range(arr.shape[1])]
+        return [
+            Source(f"{name}[z{z}]", arr[z].astype(np.float32), names) for z in range(arr.shape[0])
+        ]
+    raise SrscopeError(f"{name}: unsupported image shape {arr.shape}")
+
+
+def load_folder(folder: str | Path) -> list[Source]:
+    """Every TIFF/PNG image of a folder (not recursive), sorted by name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SrscopeError(f"not a folder: {folder}")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise SrscopeError(f"no TIFF/PNG images in {folder}")
+    sources: list[Source] = []
+    for p in files:
+        sources.extend(to_sources(p.name, read_image(p)))
+    return sources
+
+
+def load_reference_hr(
+    folder: str | Path, channel: str | None = None, stack_channels: bool = False
+) -> tuple[list[Source], ReferenceSet]:
+    """HR captures of a reference set; one single-channel source per entry, or
+    one multi-channel source per position with ``stack_channels``."""
+    folder = Path(folder)
+    refs = ReferenceSet.load(folder)
+    entries = [e for e in refs.entries if channel is None or e.channel == channel]
+    if not entries:
+        what = f" for channel {channel!r} (has {refs.channels})" if channel else ""
+        raise SrscopeError(f"reference set {folder} has no entries{what}")
+    sizes = {round(e.hr.pixel_size_um, 6) for e in entries}
+    if max(sizes) / min(sizes) > 1.01:
+        raise SrscopeError(f"reference set {folder}: HR pixel sizes differ: {sorted(sizes)} µm")
+    if not stack_channels:
+        sources = []
+        for i, e in enumerate(entries):
+            img = read_image(folder / e.hr.file)
+            src = to_sources(f"{i:03d}_{e.channel}", _plane(img, e.hr.file), [e.channel])[0]
+            src.pixel_size_um = e.hr.pixel_size_um
+            src.meta = {"position_um": list(e.position_um), "entry": i}
+            sources.append(src)
+        return sources, refs
+    by_pos: dict[tuple[float, float, float], dict[str, np.ndarray]] = {}
+    for e in entries:
+        by_pos.setdefault(tuple(e.position_um), {})[e.channel] = _plane(
+            read_image(folder / e.hr.file), e.hr.file
+        )
+    names = refs.channels if channel is None else [channel]
+    sources = []
+    for i, (pos, chans) in enumerate(by_pos.items()):
+        if set(chans) != set(names):
+            raise SrscopeError(f"position {pos} lacks channels {sorted(set(names) - set(chans))}")
+        img = np.stack([chans[c] for c in names]).astype(np.float32)
+        sources.append(Source(f"p{i:03d}", img, list(names), entries[0].hr.pixel_size_um))
+    return sources, refs
+
+
+def _plane(img: np.ndarray, name: str) -> np.ndarray:
+    """A single 2-D plane of a capture (squeezing singleton axes)."""
+    img = np.squeeze(img)
+    if img.ndim != 2:
+        raise SrscopeError(f"{name}: expected one 2-D plane per capture, got shape {img.shape}")
+    return img
+
+
+def load_sources(
+    path: str | Path, channel: str | None = None, stack_channels: bool = False
+) -> tuple[list[Source], ReferenceSet | None]:
+    """A reference set (folder with ``references.json``) or a plain image folder."""
+    path = Path(path)
+    if (path / REFERENCES_FILE).is_file() or path.name == REFERENCES_FILE:
+        folder = path if path.is_dir() else path.parent
+        return load_reference_hr(folder, channel, stack_channels)
+    return load_folder(path), None
