@@ -67,18 +67,24 @@ def run_tiles(
     normalizer: Normalizer,
     tiles: Iterable[Tile],
     batch: int = 1,
+    *,
+    check: bool = False,
 ) -> Iterator[tuple[Tile, np.ndarray]]:
     """Yield each tile with its kept HR output ``(C, sy, sx)`` in model units.
 
     ``plane`` is ``(C, Y, X)`` in camera units (array, memmap or zarr); windows
     are read with reflection at the image border and normalised with the one
-    ``normalizer`` of the whole image.
+    ``normalizer`` of the whole image. ``check`` refuses NaN/inf window by
+    window (for streamed inputs that were never checked as a whole).
     """
     s = model.scale
     pending: list[Tile] = []
 
     def flush() -> Iterator[tuple[Tile, np.ndarray]]:
         windows = [read_window(plane, t.y, t.x) for t in pending]
+        if check:
+            for win in windows:
+                check_finite(win)
         x = normalizer.before(np.stack(windows), axis=1)
         y = model.run(x)
         for t, out in zip(pending, y, strict=True):

@@ -1,0 +1,277 @@
+"""Super-resolve images larger than memory into OME-Zarr or pyramidal OME-TIFF, resumably.
+
+The input is read window by window; each aligned tile's output is exactly one
+output chunk, written then logged in ``<OUT>.partial/.srscope/tiles.done``. An
+interrupted run leaves only ``<OUT>.partial`` (never ``OUT``); running the same
+command again resumes from the log with the same normalisation (stored in the
+run record) and gives the same result as an uninterrupted run. ``OUT`` appears
+by an atomic rename when everything, pyramid included, is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from sr_engine.normalize import Normalizer, fit_normalizer, strided_sample, to_dtype
+from sr_engine.predict import TileConfig, check_dtype, run_tiles
+from sr_engine.sources import Source, open_source
+from sr_engine.tiling import iter_tiles
+from sr_engine.writers import build_pyramid, ngff_attrs, pyramid_shapes, write_ome_tiff
+from srscope import logger
+from srscope.degradation import write_text_atomic
+from srscope.errors import SrscopeError
+
+if TYPE_CHECKING:
+    from sr_engine.model import SRModel
+
+RUN_FORMAT = "srscope-predict-run/1"
+PARTIAL = ".partial"
+STREAM_SAMPLES = 1 << 22
+
+
+@dataclass(frozen=True)
+class StreamResult:
+    path: Path
+    shape: tuple[int, ...]
+    axes: str
+    pixel_size_um: float
+    tiles_computed: int
+    tiles_resumed: int
+
+
+def output_format(path: Path) -> str:
+    name = path.name.lower()
+    if name.endswith((".zarr", ".ome.zarr")):
+        return "zarr"
+    if name.endswith((".tif", ".tiff")):
+        return "tiff"
+    raise SrscopeError(f"output {path} must end in .ome.zarr / .zarr or .ome.tif / .tif")
+
+
+def predict_file(
+    model: SRModel,
+    src: str | os.PathLike | np.ndarray,
+    out: str | os.PathLike,
+    *,
+    axes: str | None = None,
+    tile: int | None = None,
+    overlap: int | None = None,
+    batch: int | None = None,
+    dtype: Any = None,
+    resume: bool = True,
+    overwrite: bool = False,
+    levels: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> StreamResult:
+    """Stream ``src`` (TIFF, OME-TIFF, OME-Zarr or array) through ``model`` into ``out``."""
+    out = Path(out)
+    fmt = output_format(out)
+    if out.exists() and not overwrite:
+        raise SrscopeError(f"output {out} already exists (use --overwrite to replace it)")
+    with open_source(src, model.n_channels, axes) as source:
+        check_dtype(source.array.dtype)
+        cfg = TileConfig.for_model(model, tile, overlap, batch)
+        out_dtype = np.dtype(source.array.dtype if str(dtype) == "input" else (dtype or np.float32))
+        work = Path(str(out) + PARTIAL)
+        return _run(
+            model, source, out, work, fmt, cfg, out_dtype, resume, overwrite, levels, progress
+        )
+
+
+def _run(
+    model: SRModel,
+    source: Source,
+    out: Path,
+    work: Path,
+    fmt: str,
+    cfg: TileConfig,
+    out_dtype: np.dtype,
+    resume: bool,
+    overwrite: bool,
+    levels: int | None,
+    progress: Callable[[int, int], None] | None,
+) -> StreamResult:
+    import zarr
+
+    layout = source.layout
+    s = model.scale
+    h, w = layout.yx
+    pa = layout.plane_axes
+    out_axes = ("T" if "T" in pa else "") + "C" + ("Z" if "Z" in pa else "") + "YX"
+    dims = {a: layout.shape[layout.axes.index(a)] for a in pa}
+    lead = [dims["T"]] if "T" in pa else []
+    lead += [model.n_channels] + ([dims["Z"]] if "Z" in pa else [])
+    out_shape = (*lead, s * h, s * w)
+    core = cfg.tile - 2 * cfg.overlap
+    chunks = tuple([1] * (len(lead)) + [s * core, s * core])
+    chunks = tuple(min(c, n) for c, n in zip(chunks, out_shape, strict=True))
+    shapes = pyramid_shapes(out_shape, levels)
+    hr_px = _hr_pixel_size(model, source)
+
+    fingerprint = {
+        "format": RUN_FORMAT,
+        "model_sha256": hashlib.sha256(model._proto_bytes).hexdigest(),
+        "input": source.fingerprint or _array_fingerprint(source),
+        "tile": cfg.tile,
+        "overlap": cfg.overlap,
+        "dtype": out_dtype.str,
+        "shape": list(out_shape),
+        "levels": len(shapes),
+        "output": fmt,
+    }
+    meta_dir = work / ".srscope"
+    run_file, log_file = meta_dir / "run.json", meta_dir / "tiles.done"
+    norm, done = _resume_state(work, run_file, log_file, fingerprint, resume)
+    try:
+        if norm is None:
+            norm = _fit(model, source)
+            work.mkdir(parents=True, exist_ok=False)
+            group = zarr.open_group(str(work), mode="w", zarr_format=2)
+            group.create_array("0", shape=out_shape, chunks=chunks, dtype=out_dtype, fill_value=0)
+            meta_dir.mkdir()
+            log_file.touch()
+            record = {"fingerprint": fingerprint, "lo": list(norm.lo), "hi": list(norm.hi)}
+            write_text_atomic(run_file, json.dumps(record, indent=1))
+        else:
+            group = zarr.open_group(str(work), mode="r+", zarr_format=2)
+    except PermissionError as exc:
+        raise SrscopeError(f"cannot write output next to {out}: {exc.strerror}") from None
+    except OSError as exc:
+        if isinstance(exc, FileExistsError):
+            raise
+        raise SrscopeError(f"cannot write output {work}: {exc.strerror or exc}") from None
+
+    level0 = group["0"]
+    tiles = list(iter_tiles((h, w), cfg.tile, cfg.overlap, aligned=True))
+    total = len(tiles) * layout.n_planes
+    resumed = len(done)
+    computed = 0
+    if resumed:
+        logger.info("resuming %s: %d of %d tiles already done", work, resumed, total)
+    if progress is not None:
+        progress(resumed, total)
+    with open(log_file, "a") as log:
+        for p in range(layout.n_planes):
+            todo = [t for t in tiles if (p, *t.index) not in done]
+            if not todo:
+                continue
+            prefix = _out_prefix(p, layout, out_axes)
+            for t, hr in run_tiles(model, source.plane(p), norm, todo, cfg.batch, check=True):
+                ys, xs = t.out_slices(s)
+                values = to_dtype(norm.after(hr[None], axis=1)[0], out_dtype)
+                level0[(*prefix, ys, xs)] = values
+                log.write(f"{p} {t.index[0]} {t.index[1]}\n")
+                log.flush()
+                computed += 1
+                if progress is not None:
+                    progress(resumed + computed, total)
+
+    build_pyramid(group, shapes, chunks)
+    channels = list(model.meta.channels)
+    name = model.meta.name or "srscope"
+    group.attrs.update(ngff_attrs(out_axes, len(shapes), hr_px, channels, name))
+    group.attrs["srscope"] = {
+        "scale": s,
+        "lr_pixel_size_um": hr_px * s,
+        "model": name,
+        "normalization": {"lo": list(norm.lo), "hi": list(norm.hi)},
+    }
+    if out.exists() and overwrite:
+        _remove(out)
+    if fmt == "zarr":
+        shutil.rmtree(meta_dir)
+        os.replace(work, out)
+    else:
+        tmp = Path(str(out) + ".partial.tif")
+        write_ome_tiff(group, len(shapes), tmp, out_axes, hr_px, channels)
+        os.replace(tmp, out)
+        shutil.rmtree(work)
+    return StreamResult(out, out_shape, out_axes, hr_px, computed, resumed)
+
+
+def _resume_state(
+    work: Path, run_file: Path, log_file: Path, fingerprint: dict, resume: bool
+) -> tuple[Normalizer | None, set[tuple[int, int, int]]]:
+    if not work.exists():
+        return None, set()
+    if resume and run_file.is_file() and (work / "0").exists():
+        try:
+            record = json.loads(run_file.read_text())
+        except ValueError:
+            record = {}
+        if record.get("fingerprint") == fingerprint:
+            done = set()
+            for line in log_file.read_text().splitlines() if log_file.exists() else []:
+                parts = line.split()
+                if len(parts) == 3:  # a torn last line is simply redone
+                    done.add((int(parts[0]), int(parts[1]), int(parts[2])))
+            return Normalizer(tuple(record["lo"]), tuple(record["hi"])), done
+        logger.warning("%s is from a different run; starting again", work)
+    _remove(work)
+    return None, set()
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+
+
+def _fit(model: SRModel, source: Source) -> Normalizer:
+    """One normalisation for the whole input, from a strided subsample."""
+    layout = source.layout
+    planes = layout.n_planes
+    # sample every k-th plane, then stride Y and X, so the read stays bounded
+    pstep = max(1, planes // 16)
+    samples = []
+    for p in range(0, planes, pstep):
+        plane = source.plane(p)
+        h, w = layout.yx
+        budget = max(1, STREAM_SAMPLES // max(1, planes // pstep))
+        step = max(1, int(np.ceil(np.sqrt(h * w / budget))))
+        samples.append(plane[:, ::step, ::step])
+    sample = np.stack(samples)
+    if sample.dtype.kind == "f" and not np.isfinite(sample).all():
+        raise SrscopeError("the image contains NaN or infinite values")
+    return fit_normalizer(model.meta.normalization, sample, 1, model.n_channels)
+
+
+def _array_fingerprint(source: Source) -> dict[str, Any]:
+    arr = source.array
+    sample = strided_sample(np.asarray(arr[..., ::64, ::64]), None, 1 << 16)
+    digest = hashlib.sha256(np.ascontiguousarray(sample).tobytes()).hexdigest()
+    return {"shape": list(arr.shape), "dtype": str(arr.dtype), "sample_sha256": digest}
+
+
+def _hr_pixel_size(model: SRModel, source: Source) -> float:
+    meta = model.meta
+    lr = source.pixel_size_um
+    if lr is None:
+        return meta.hr_pixel_size_um
+    if abs(lr - meta.lr_pixel_size_um) > 0.1 * meta.lr_pixel_size_um:
+        logger.warning(
+            "input pixel size %.4g µm differs from the model's LR pixel size %.4g µm",
+            lr,
+            meta.lr_pixel_size_um,
+        )
+    return lr / meta.scale
+
+
+def _out_prefix(p: int, layout: Any, out_axes: str) -> tuple[Any, ...]:
+    pa = layout.plane_axes
+    shape = [layout.shape[layout.axes.index(a)] for a in pa]
+    idx = dict(zip(pa, np.unravel_index(p, shape) if shape else (), strict=True))
+    prefix: list[Any] = []
+    for a in out_axes[:-2]:
+        prefix.append(slice(None) if a == "C" else int(idx[a]))
+    return tuple(prefix)
