@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -11,6 +13,28 @@ def register(app: typer.Typer) -> None:
     """Add this part's subcommands to the ``srscope`` app."""
     app.command("calibrate")(calibrate)
     app.command("train")(train)
+
+
+@contextmanager
+def _console_logging() -> Iterator[None]:
+    """Show srscope's INFO messages (epoch metrics) on the console while a command runs."""
+    import logging
+
+    from rich.logging import RichHandler
+
+    from srscope import logger
+
+    if not all(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        yield
+        return
+    handler, level = RichHandler(show_path=False), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def calibrate(
@@ -85,17 +109,9 @@ def train(
     config: Path | None = typer.Option(None, help="a TrainConfig JSON (options above override it)"),
 ) -> None:
     """Train a generator on HR images with LR made by the calibrated degradation; export ONNX."""
-    import logging
-
-    from srscope import logger
     from training.config import GeneratorConfig, LossConfig, TrainConfig
     from training.pipeline import train_model
 
-    if not logger.handlers or all(isinstance(h, logging.NullHandler) for h in logger.handlers):
-        from rich.logging import RichHandler
-
-        logger.addHandler(RichHandler(show_path=False))
-        logger.setLevel(logging.INFO)
     base = (
         TrainConfig.model_validate_json(config.read_text())
         if config

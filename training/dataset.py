@@ -156,7 +156,7 @@ class PatchSampler:
         n = n or self.cfg.batch
         lrs, hrs = [], []
         while len(lrs) < n:
-            for _attempt in range(20):
+            for _attempt in range(50):
                 i = self._train[int(self.rng.choice(len(self._train), p=self._weights))]
                 pr = self.prepared[i]
                 lr, hr, bg = self._patch(pr, pr.train_rows, self.rng, augment=True)

@@ -109,6 +109,7 @@ class Discriminator(nn.Module):
     Six stride-2 4×4 convs (base → 32·base maps), two 1×1 convs down to 16·base
     and 8·base (8 convs in all, BN on all but the first, LeakyReLU 0.2), a residual
     block of three convs with BN, then — our addition — adaptive average pooling
+    (patches under 64 px are first enlarged by nearest neighbour)
     to 4×4 so the dense layer does not depend on the patch size. Returns logits
     (the sigmoid lives in the loss, ``BCEWithLogits``, for numerical stability).
     """
@@ -138,7 +139,11 @@ class Discriminator(nn.Module):
         self.pool = nn.AdaptiveAvgPool2d(4)
         self.dense = nn.Linear(b * 8 * 16, 1)
 
+    MIN_SIZE = 64  # six stride-2 4×4 convs need at least 64 px
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if min(x.shape[-2:]) < self.MIN_SIZE:  # tiny test patches only
+            x = F.interpolate(x, size=(max(x.shape[-2], 64), max(x.shape[-1], 64)), mode="nearest")
         h = self.features(x)
         h = F.leaky_relu(h + self.res(h), 0.2)
         return self.dense(torch.flatten(self.pool(h), 1))

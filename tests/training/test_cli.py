@@ -1,0 +1,52 @@
+"""``srscope calibrate`` and ``srscope train`` end to end on a tiny reference set."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sr_engine.metadata import read_metadata
+from srscope.cli import main as _main
+
+
+def main(args: list[str]) -> int:
+    """Exit code of ``srscope ARGS`` (typer exits 0 through SystemExit on success)."""
+    try:
+        return _main(args)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+
+
+@pytest.mark.slow
+def test_calibrate_then_train(
+    reference_set: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    deg = tmp_path / "degradation.json"
+    assert main(["calibrate", str(reference_set), "--out", str(deg)]) == 0
+    assert json.loads(deg.read_text())["psf"]["sigma_hr_px"] > 0
+    assert deg.with_suffix(".png").is_file()
+
+    model = tmp_path / "live.onnx"
+    args = ["train", str(reference_set), "--degradation", str(deg), "--preset", "live",
+            "--out", str(model), "--iterations", "3", "--patch", "12", "--batch", "2",
+            "--epoch-iterations", "3", "--threads", "1"]  # fmt: skip
+    assert main(args) == 0
+    meta = read_metadata(model)
+    assert meta.channels == ["FITC"] and meta.hr_pixel_size_um == 0.325
+    assert meta.degradation is not None and meta.degradation.fit is not None
+    assert "val PSNR" in capsys.readouterr().out
+
+
+def test_user_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "empty").mkdir()
+    deg = tmp_path / "d.json"
+    deg.write_text(json.dumps({"scale": 4, "psf": {"sigma_hr_px": 1.0}}))
+    assert (
+        main(["train", str(tmp_path / "empty"), "-d", str(deg), "--out", str(tmp_path / "m.onnx")])
+        == 2
+    )
+    assert "no TIFF/PNG images" in capsys.readouterr().err
+    assert main(["calibrate", str(tmp_path / "empty")]) == 2
+    assert "no references.json" in capsys.readouterr().err
