@@ -78,3 +78,30 @@ def test_evaluate_refuses_alpha_out_of_range(reference_set, tiny_models, capsys)
     rc = main(["evaluate", str(mse), str(reference_set), "--gan-model", str(gan), "--alpha", "2"])
     assert rc == 2
     assert "alpha" in capsys.readouterr().err
+
+
+def test_usaf_cli_simulated_with_model(tiny_models, tmp_path):
+    mse, _ = tiny_models
+    out = tmp_path / "usaf"
+    assert (
+        main(["usaf", "--simulate", "--model", str(mse), "--groups", "7-9", "--out", str(out)]) == 0
+    )
+    data = json.loads((out / "usaf.json").read_text())
+    assert list(data["summary"]) == ["LR", "bicubic", "mse", "HR"]
+    assert data["summary"]["HR"]["finest_resolved"].startswith("G9")
+    assert "data:image/png;base64," in (out / "usaf.html").read_text()
+
+
+def test_usaf_cli_unknown_pixel_size_detects_triplets(tmp_path):
+    import numpy as np
+    import tifffile
+
+    from acquisition.sim.usaf import usaf1951_target
+
+    path = tmp_path / "target.tif"
+    tifffile.imwrite(path, (100 + 1000 * usaf1951_target(0.5, [6, 7])).astype(np.uint16))
+    out = tmp_path / "usaf"
+    assert main(["usaf", str(path), "--out", str(out)]) == 0
+    data = json.loads((out / "usaf.json").read_text())
+    assert data["summary"]["image"]["triplets_detected"] >= 20  # 2 groups x 6 elements x 2
+    assert main(["usaf", "--groups", "x-y", "--simulate"]) == 2

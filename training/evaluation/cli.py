@@ -79,6 +79,58 @@ def evaluate_cmd(
     console.print(f"report: {paths['html']}")
 
 
+def _parse_groups(spec: str) -> list[int]:
+    from srscope.errors import SrscopeError
+
+    try:
+        if "-" in spec.strip("-"):
+            a, b = spec.split("-", 1)
+            return list(range(int(a), int(b) + 1))
+        return [int(g) for g in spec.split(",")]
+    except ValueError:
+        raise SrscopeError(f"--groups must look like 6-9 or 6,7,8, got {spec!r}") from None
+
+
+def usaf_cmd(
+    image: Annotated[
+        Path | None, typer.Argument(help="image of the target (LR capture when --model is given)")
+    ] = None,
+    pixel_size_um: Annotated[
+        float | None,
+        typer.Option(help="µm per pixel of IMAGE (default: OME metadata; none: detect triplets)"),
+    ] = None,
+    hr: Annotated[Path | None, typer.Option(help="HR capture of the same target")] = None,
+    hr_pixel_size_um: Annotated[float | None, typer.Option(help="µm per pixel of --hr")] = None,
+    model: Annotated[str | None, typer.Option(help="super-resolve IMAGE with this model")] = None,
+    simulate: Annotated[
+        bool, typer.Option(help="simulate 5x/0.15 LR and 20x/0.45 HR captures of the target")
+    ] = False,
+    groups: Annotated[str, typer.Option(help="USAF groups drawn, e.g. 6-9")] = "6-9",
+    out: Annotated[Path, typer.Option("--out", "-o", help="output folder")] = Path("usaf"),
+) -> None:
+    """USAF 1951 target: contrast per element, finest resolved element, edge FWHM (LR/SR/HR)."""
+    from rich.console import Console
+
+    from training.evaluation.usaf_report import run_usaf, write_usaf_report
+
+    sr = _load_model(model) if model else None
+    report, figures = run_usaf(
+        image=image,
+        pixel_size_um=pixel_size_um,
+        hr=hr,
+        hr_pixel_size_um=hr_pixel_size_um,
+        model=sr,
+        simulate=simulate,
+        groups=_parse_groups(groups),
+    )
+    path = write_usaf_report(report, figures, out)
+    console = Console()
+    for name, s in report.summary.items():
+        console.print(f"{name}: " + ", ".join(f"{k}={v}" for k, v in s.items()))
+    console.print(f"report: {path}")
+
+
 def register(app: typer.Typer) -> None:
     """Add this part's subcommands to the ``srscope`` app."""
     app.command("evaluate")(evaluate_cmd)
+    app.command("usaf")(usaf_cmd)
