@@ -66,7 +66,7 @@ def panel_figure(panel: Panel) -> bytes:
     ref = panel.images.get("HR", next(iter(panel.images.values())))
     lo, hi = np.percentile(ref, [0.5, 99.8])
     h, w = ref.shape
-    z = max(24, min(h, w) // 5)
+    z = max(24, min(h, w) // 10)
     zy, zx = slice(h // 2 - z, h // 2 + z), slice(w // 2 - z, w // 2 + z)
     for j, name in enumerate(names):
         img = panel.images[name]
