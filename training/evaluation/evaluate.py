@@ -117,6 +117,8 @@ class Panel:
     title: str
     images: dict[str, np.ndarray]
     zmap: np.ndarray | None = None
+    sr_name: str = ""
+    sr_region: np.ndarray | None = None
     threshold: float = 3.0
     decorrelation: dict[str, Any] = field(default_factory=dict)
 
@@ -212,6 +214,17 @@ def evaluate(
         raise SrscopeError(f"reference set {folder} has no entry with an LR capture")
     if len(entries) < len(refs.entries):
         notes.append(f"{len(refs.entries) - len(entries)} entries without an LR capture skipped")
+    model_channel = meta.channels[0]
+    if any(e.channel == model_channel for _, e in entries):
+        other = sum(e.channel != model_channel for _, e in entries)
+        entries = [(i, e) for i, e in entries if e.channel == model_channel]
+        if other:
+            notes.append(f"{other} entries of channels other than {model_channel!r} skipped")
+    else:
+        notes.append(
+            f"model channel {model_channel!r} is not in the reference set "
+            f"({refs.channels}): every channel was evaluated with it"
+        )
     if max_entries:
         entries = entries[:max_entries]
 
@@ -412,5 +425,7 @@ def _evaluate_entry(
             zmap=zmap,
             threshold=threshold,
             decorrelation=decor,
+            sr_name=sr_name,
+            sr_region=sr.astype(np.float32),
         )
     return report, scores, panel

@@ -80,8 +80,17 @@ def panel_figure(panel: Panel) -> bytes:
         axes[0, -1].set_title("consistency z (LR px)", fontsize=9)
         fig.colorbar(im, ax=axes[0, -1], fraction=0.046)
         flagged = np.abs(panel.zmap) > panel.threshold
-        axes[1, -1].imshow(flagged, cmap="magma", interpolation="nearest")
-        axes[1, -1].set_title(f"|z| > {panel.threshold:g}: {flagged.mean():.2%}", fontsize=8)
+        s = panel.sr_region.shape[0] // panel.zmap.shape[0] if panel.sr_region is not None else 1
+        base = panel.sr_region if panel.sr_region is not None else panel.zmap
+        b_lo, b_hi = np.percentile(base, [0.5, 99.8])
+        axes[1, -1].imshow(base, cmap="gray", vmin=b_lo, vmax=b_hi, interpolation="nearest")
+        over = np.zeros((*flagged.shape, 4), dtype=np.float32)
+        over[flagged] = (1.0, 0.1, 0.1, 0.6)
+        over = np.repeat(np.repeat(over, s, 0), s, 1)
+        axes[1, -1].imshow(over, interpolation="nearest")
+        axes[1, -1].set_title(
+            f"{panel.sr_name}, |z| > {panel.threshold:g} red: {flagged.mean():.2%}", fontsize=8
+        )
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])
