@@ -1,12 +1,12 @@
-"""Random-weight ONNX copies of the two generator architectures (for benchmarks).
+"""Random-weight ONNX copies of training's two generators (``training/models.py``).
 
-Same layers as training's generators, built with ``onnx.helper`` so that
-benchmarks and ``srscope bench`` need neither torch nor a trained model:
+Same layers, built with ``onnx.helper`` so that benchmarks and ``srscope bench``
+need neither torch nor a trained model:
 
-- ``paper``: SRResNet/SRGAN generator — 9×9 head, 16 residual blocks of
-  (conv3×3, BN, PReLU, conv3×3, BN), conv+BN with a global skip, two
-  (conv 64→256, pixel shuffle ×2, PReLU) stages, 9×9 tail; ~4.1 MFLOP per LR pixel.
-- ``live``: ESPCN-like — conv5×5 64, conv3×3 32, conv3×3 C·s², pixel shuffle.
+- ``paper``: conv3×3+ReLU head, 16 residual blocks [conv3×3, BN, ReLU, conv3×3,
+  BN] + shortcut, long skip, two (conv 64→256, pixel shuffle ×2, ReLU) stages,
+  conv3×3 tail, plus the nearest-upsampled input (input skip); ~3.9 MFLOP per LR px.
+- ``live``: ESPCN-like — conv5×5 32, conv3×3 32, conv3×3 C·s², pixel shuffle, + input skip.
 """
 
 from __future__ import annotations
@@ -20,41 +20,50 @@ from sr_engine.testing import INPUT, GraphBuilder, default_metadata
 def paper_generator(
     channels: int = 1,
     *,
+    scale: int = 4,
     blocks: int = 16,
     features: int = 64,
-    act: str = "prelu",
+    head_kernel: int = 3,
+    input_skip: bool = True,
     seed: int = 0,
     meta: ModelMetadata | None = None,
 ) -> Any:
-    """The paper's ×4 generator with random weights (BN layers kept, as exported)."""
+    """The paper's generator with random weights (BN kept in the graph: ORT folds it)."""
     g = GraphBuilder(channels, seed)
     f = features
-
-    def activation(x: str, c: int) -> str:
-        return g.prelu(x, c) if act == "prelu" else g.op("Relu", [x])
-
-    head = activation(g.conv(INPUT, channels, f, 9), f)
+    head = g.op("Relu", [g.conv(INPUT, channels, f, head_kernel)])
     x = head
     for _ in range(blocks):
-        y = activation(g.batchnorm(g.conv(x, f, f, 3), f), f)
+        y = g.op("Relu", [g.batchnorm(g.conv(x, f, f, 3), f)])
         y = g.batchnorm(g.conv(y, f, f, 3, gain=0.1), f)
         x = g.op("Add", [x, y])
-    x = g.batchnorm(g.conv(x, f, f, 3), f)
     x = g.op("Add", [x, head])
-    for _ in range(2):
-        x = activation(g.pixel_shuffle(g.conv(x, f, 4 * f, 3), 2), f)
-    out = g.conv(x, f, channels, 9, gain=0.1)
+    for s in [2, 2] if scale == 4 else [scale]:
+        x = g.op("Relu", [g.pixel_shuffle(g.conv(x, f, s * s * f, 3), s)])
+    out = g.conv(x, f, channels, head_kernel, gain=0.1)
+    if input_skip:
+        out = g.op("Add", [out, g.resize_nearest(INPUT, float(scale))])
     model = g.build(out, "paper-generator")
-    return attach_metadata(model, meta or default_metadata(4, channels, name="paper (random)"))
+    return attach_metadata(model, meta or default_metadata(scale, channels, name="paper (random)"))
 
 
 def live_espcn(
-    channels: int = 1, scale: int = 4, *, seed: int = 0, meta: ModelMetadata | None = None
+    channels: int = 1,
+    scale: int = 4,
+    *,
+    features: int = 32,
+    layers: int = 3,
+    input_skip: bool = True,
+    seed: int = 0,
+    meta: ModelMetadata | None = None,
 ) -> Any:
     """ESPCN-like live model with random weights."""
     g = GraphBuilder(channels, seed)
-    x = g.op("Relu", [g.conv(INPUT, channels, 64, 5)])
-    x = g.op("Relu", [g.conv(x, 64, 32, 3)])
-    x = g.pixel_shuffle(g.conv(x, 32, channels * scale * scale, 3, gain=0.3), scale)
+    x = g.op("Relu", [g.conv(INPUT, channels, features, 5)])
+    for _ in range(layers - 2):
+        x = g.op("Relu", [g.conv(x, features, features, 3)])
+    x = g.pixel_shuffle(g.conv(x, features, channels * scale * scale, 3, gain=0.3), scale)
+    if input_skip:
+        x = g.op("Add", [x, g.resize_nearest(INPUT, float(scale))])
     model = g.build(x, "live-espcn")
     return attach_metadata(model, meta or default_metadata(scale, channels, name="live (random)"))

@@ -85,7 +85,8 @@ def bench(
     threads: int = typer.Option(None, help="ONNX Runtime intra-op threads"),
     size: int = typer.Option(512, help="LR image side for throughput"),
     repeats: int = typer.Option(3, help="timed repetitions (best is reported)"),
-    gigapixel: bool = typer.Option(False, help="also stream a 0.38-gigapixel output (minutes)"),
+    gigapixel: bool = typer.Option(False, help="stream a full 0.38-gigapixel output (minutes)"),
+    quick: bool = typer.Option(False, help="tiny sizes (smoke test, figures meaningless)"),
     torch_compare: bool = typer.Option(True, help="compare with PyTorch eager tiles if installed"),
     json_out: Path = typer.Option(None, "--json", help="write the results as JSON here"),
 ) -> None:
@@ -101,6 +102,7 @@ def bench(
         repeats=repeats,
         gigapixel=gigapixel,
         torch=torch_compare,
+        quick=quick,
     )
     results = run_bench(cfg, echo=typer.echo)
     if json_out is not None:

@@ -33,7 +33,8 @@ class SRModel:
     ``providers``: ONNX Runtime execution providers in order of preference (CPU
     when not given); ``threads``: intra-op threads (ORT default: physical cores);
     ``optimization``: graph optimisation level (``all`` folds BN into Conv, fuses
-    activations and uses the blocked NCHWc layout on x86).
+    activations and uses the blocked NCHWc layout on x86); ``rewrite``: exact
+    rewrites that let ORT fuse more (:mod:`sr_engine.optimize`).
     """
 
     def __init__(
@@ -45,6 +46,7 @@ class SRModel:
         optimization: Optimization = "all",
         memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB,
         receptive_field: int | None = None,
+        rewrite: bool = True,
     ) -> None:
 
         self.source, proto = _load_proto(model)
@@ -52,7 +54,16 @@ class SRModel:
         self._proto_bytes = proto.SerializeToString() if not isinstance(model, bytes) else model
         self.memory_budget_mb = float(memory_budget_mb)
         self._check_io(proto)
-        self.session = _make_session(self._proto_bytes, providers, threads, optimization)
+        run_bytes = self._proto_bytes
+        self.rewrites: list[str] = []
+        if rewrite:
+            from sr_engine.optimize import optimize_graph
+
+            optimized, self.rewrites = optimize_graph(proto)
+            if self.rewrites:
+                run_bytes = optimized.SerializeToString()
+                logger.debug("%s: %s", self.source, "; ".join(self.rewrites))
+        self.session = _make_session(run_bytes, providers, threads, optimization)
         self.input_name = self.session.get_inputs()[0].name
         self.output_name = self.session.get_outputs()[0].name
         self._rf = receptive_field if receptive_field is not None else self.meta.receptive_field

@@ -1,0 +1,342 @@
+"""The engine benchmark behind ``srscope bench`` and ``benchmarks/bench_engine.py``.
+
+Every figure is measured in the same process and run: ONNX Runtime's fp32
+MatMul peak (2048³) on this machine, then per model: LR megapixels/s through
+the tiled engine, effective GFLOP/s (Conv MACs × 2 from the graph) and its ratio
+to the peak, the raw session's GFLOP/s on one tile, batching, tiling overhead
+(tiled vs one window, same output), PyTorch eager tiled inference of the same
+weights (Real-ESRGAN tile mode), live fps/latency at 512² and 1024², and the
+time and peak RSS of streaming a 0.38-gigapixel output (measured in a child
+process; extrapolated from a smaller run unless ``gigapixel`` is set).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+GIGAPIXEL_OUT = 0.38e9  # output pixels of the paper's slide
+
+
+class BenchConfig(BaseModel):
+    """What to benchmark (``models`` empty: random-weight paper and live models)."""
+
+    model_config = ConfigDict(extra="forbid")
+    models: list[str] = []
+    threads: int | None = None
+    size: int = 512
+    repeats: int = 3
+    gigapixel: bool = False
+    torch: bool = True
+    quick: bool = False
+
+
+def _best(fn: Callable[[], Any], repeats: int) -> float:
+    times = []
+    for _ in range(max(1, repeats)):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def matmul_peak(threads: int | None, n: int = 2048, repeats: int = 5) -> float:
+    """GFLOP/s of ORT's fp32 MatMul ``(n×n)·(n×n)`` in a session like the engine's."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    b = numpy_helper.from_array(rng.random((n, n), dtype=np.float32), "b")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["a", "b"], ["c"])],
+        "matmul",
+        [helper.make_tensor_value_info("a", TensorProto.FLOAT, [n, n])],
+        [helper.make_tensor_value_info("c", TensorProto.FLOAT, [n, n])],
+        initializer=[b],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        so.intra_op_num_threads = threads
+    sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    a = rng.random((n, n), dtype=np.float32)
+    sess.run(None, {"a": a})
+    return 2 * n**3 / _best(lambda: sess.run(None, {"a": a}), repeats) / 1e9
+
+
+def test_image(side: int, channels: int, seed: int = 0) -> np.ndarray:
+    """Camera-like uint16 LR frame with structure everywhere."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:side, :side].astype(np.float32)
+    img = 800 + 400 * np.sin(yy / 5.3) * np.cos(xx / 7.1) + 300 * ((yy // 11 + xx // 9) % 2)
+    img = img[None] + rng.normal(0, 40, (channels, side, side)).astype(np.float32)
+    img = np.clip(img, 0, 4095).astype(np.uint16)
+    return img[0] if channels == 1 else img
+
+
+def _models(cfg: BenchConfig) -> list[tuple[str, Any]]:
+    from sr_engine.architectures import live_espcn, paper_generator
+    from sr_engine.bundled import bundled_models, resolve_model
+
+    if cfg.models:
+        return [(Path(str(m)).stem, resolve_model(m)) for m in cfg.models]
+    bundled = bundled_models()
+    out: list[tuple[str, Any]] = [("paper (random weights)", paper_generator())]
+    out += [(f"{n} (bundled)", p) for n, p in bundled.items() if "paper" in n]
+    out += [("live (random weights)", live_espcn())]
+    out += [(f"{n} (bundled)", p) for n, p in bundled.items() if "live" in n]
+    return out
+
+
+def live_fps(model: Any, side: int, seconds: float) -> dict[str, float]:
+    """Push frames as fast as possible into a LiveProcessor for ``seconds``; its stats."""
+    from sr_engine.live import LiveProcessor
+
+    frame = test_image(side, model.n_channels)
+    proc = LiveProcessor(model, copy=False)
+    proc.push(frame)
+    with proc:
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            proc.push(frame)
+            time.sleep(0.001)
+    s = proc.stats()
+    return {
+        "fps": round(s.fps, 2),
+        "latency_p50_ms": round(s.latency_p50_ms, 1),
+        "latency_p95_ms": round(s.latency_p95_ms, 1),
+        "compute_p50_ms": round(s.compute_p50_ms, 1),
+        "processed": s.processed,
+        "dropped": s.dropped,
+    }
+
+
+def _torch_tiled(
+    proto: Any, model: Any, img: np.ndarray, tile: int, threads: int | None, repeats: int
+) -> float | str:
+    try:
+        import torch
+
+        from sr_engine.torch_reference import TorchGraph, tiled_eager
+    except ImportError:
+        return "torch not installed"
+    try:
+        net = TorchGraph(proto)
+    except NotImplementedError as exc:
+        return str(exc)
+    torch.set_num_threads(threads or max(1, (os.cpu_count() or 2)))
+    from sr_engine.axes import resolve_layout
+    from sr_engine.normalize import fit_normalizer
+
+    layout = resolve_layout(img.shape, model.n_channels)
+    pcyx = layout.to_pcyx(img)
+    norm = fit_normalizer(model.meta.normalization, pcyx, 1, model.n_channels)
+    x = norm.before(pcyx[0], axis=0)
+    ov = model.receptive_field
+    core = tile - 2 * ov
+    tiled_eager(net, x[:, :64, :64], model.scale, core, ov)  # warm-up
+    return _best(lambda: tiled_eager(net, x, model.scale, core, ov), repeats)
+
+
+def bench_model(
+    name: str, spec: Any, cfg: BenchConfig, peak: float, echo: Callable[[str], Any]
+) -> dict[str, Any]:
+    import onnx
+
+    from sr_engine.flops import flops_per_lr_pixel
+    from sr_engine.model import SRModel
+
+    proto = spec if isinstance(spec, onnx.ModelProto) else onnx.load(str(spec))
+    model = SRModel(proto, threads=cfg.threads)
+    fpp = flops_per_lr_pixel(proto, model.n_channels)
+    side = cfg.size
+    img = test_image(side, model.n_channels)
+    rf = model.receptive_field
+    tile = model.auto_tile()
+    res: dict[str, Any] = {
+        "model": name,
+        "scale": model.scale,
+        "mflop_per_lr_px": round(fpp / 1e6, 4),
+        "receptive_field_px": rf,
+        "tile": tile,
+        "rewrites": model.rewrites,
+        "image": [side, side],
+    }
+    model.predict(img[..., :64, :64] if img.ndim == 2 else img[:, :64, :64], tile=tile)
+    # raw session on one full tile (no tiling, no normalisation): ORT's own efficiency
+    x = np.random.default_rng(1).random((1, model.n_channels, tile, tile), dtype=np.float32)
+    model.run(x)
+    t_raw = _best(lambda: model.run(x), cfg.repeats)
+    res["raw_tile_gflops"] = round(fpp * tile * tile / t_raw / 1e9, 1)
+    # engine, tiled, batch 1 and 4
+    times = {}
+    for b in (1, 4):
+        times[b] = _best(lambda b=b: model.predict(img, tile=tile, batch=b), cfg.repeats)
+    best_b = min(times, key=times.get)
+    t = times[best_b]
+    res["batch_times_s"] = {str(k): round(v, 3) for k, v in times.items()}
+    res["best_batch"] = best_b
+    res["lr_mpix_per_s"] = round(side * side / t / 1e6, 3)
+    res["gflops"] = round(fpp * side * side / t / 1e9, 1)
+    res["ratio_of_peak"] = round(res["gflops"] / peak, 3)
+    # tiling overhead at equal output: engine tiles vs one window over the whole image
+    t_one = _best(lambda: model.predict(img, tile=side + 2 * rf), cfg.repeats)
+    res["untiled_s"] = round(t_one, 3)
+    res["tiled_s"] = round(t, 3)
+    res["tile_overhead"] = round(t / t_one - 1, 3)
+    if cfg.torch and not cfg.quick:
+        tt = _torch_tiled(proto, model, img, tile, cfg.threads, max(1, cfg.repeats - 1))
+        if isinstance(tt, float):
+            res["torch_eager_tiled_s"] = round(tt, 3)
+            res["speedup_vs_torch"] = round(tt / t, 2)
+        else:
+            res["torch_eager_tiled_s"] = None
+            res["torch_note"] = tt
+    sides = (64,) if cfg.quick else (512, 1024)
+    res["live_fps"] = {str(s): live_fps(model, s, 0.5 if cfg.quick else 4.0) for s in sides}
+    echo(_format(res, peak))
+    return res
+
+
+def _format(r: dict[str, Any], peak: float) -> str:
+    lines = [
+        f"== {r['model']}: x{r['scale']}, {r['mflop_per_lr_px']} MFLOP/LR px, "
+        f"receptive field {r['receptive_field_px']} px, tile {r['tile']}",
+        f"  throughput   {r['lr_mpix_per_s']} LR Mpx/s on {r['image'][0]}² "
+        f"(best batch {r['best_batch']}: {r['batch_times_s']} s)",
+        f"  effective    {r['gflops']} GFLOP/s = {100 * r['ratio_of_peak']:.1f}% of the "
+        f"MatMul peak {peak:.1f} GFLOP/s (raw session on one tile: {r['raw_tile_gflops']})",
+        f"  tiling       {100 * r['tile_overhead']:+.1f}% ({r['tiled_s']} s tiled vs "
+        f"{r['untiled_s']} s one window)",
+    ]
+    if r.get("torch_eager_tiled_s"):
+        lines.append(
+            f"  vs PyTorch   eager tiled {r['torch_eager_tiled_s']} s -> "
+            f"{r['speedup_vs_torch']}x faster"
+        )
+    elif "torch_note" in r:
+        lines.append(f"  vs PyTorch   skipped: {r['torch_note']}")
+    for s, v in r["live_fps"].items():
+        lines.append(
+            f"  live {s}²    {v['fps']} fps, latency p50 {v['latency_p50_ms']} ms "
+            f"p95 {v['latency_p95_ms']} ms ({v['dropped']} dropped)"
+        )
+    if "gigapixel" in r:
+        g = r["gigapixel"]
+        lines.append(
+            f"  0.38 Gpx     {g['seconds_for_0.38gpx']:.0f} s, peak RSS {g['peak_rss_mb']:.0f} MB "
+            f"({g['how']})"
+        )
+    return "\n".join(lines)
+
+
+# -- streaming a (giga)pixel image in a child process ---------------------------
+def _write_input(path: Path, side: int, channels: int) -> None:
+    import tifffile
+
+    t = 256
+
+    def tiles():
+        for c in range(channels):
+            for y in range(0, side, t):
+                for x in range(0, side, t):
+                    yy, xx = np.mgrid[y : y + t, x : x + t].astype(np.float32)
+                    block = 800 + 400 * np.sin(yy / 5.3) * np.cos(xx / 7.1) + 50 * c
+                    yield block.astype(np.uint16)
+
+    shape = (channels, side, side) if channels > 1 else (side, side)
+    tifffile.imwrite(path, tiles(), shape=shape, dtype=np.uint16, tile=(t, t),
+                     photometric="minisblack", bigtiff=True)  # fmt: skip
+
+
+def stream_worker(kind: str, spec: str, lr_side: int, threads: int | None, workdir: str) -> dict:
+    """Run in a child process: stream an ``lr_side``² image; time and this process's peak RSS."""
+    import resource
+
+    import onnx
+
+    from sr_engine.architectures import live_espcn, paper_generator
+    from sr_engine.model import SRModel
+    from sr_engine.stream import predict_file
+
+    proto = {"paper": paper_generator, "live": live_espcn}[kind]() if not spec else onnx.load(spec)
+    model = SRModel(proto, threads=threads)
+    src = Path(workdir) / f"lr_{lr_side}.tif"
+    if not src.exists():
+        _write_input(src, lr_side, model.n_channels)
+    out = Path(workdir) / f"sr_{kind}_{lr_side}.ome.zarr"
+    t0 = time.perf_counter()
+    res = predict_file(model, src, out, dtype="input", overwrite=True)
+    dt = time.perf_counter() - t0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB -> MB on Linux
+    return {"seconds": dt, "peak_rss_mb": rss, "out_pixels": int(np.prod(res.shape[-2:]))}
+
+
+def stream_bench(kind: str, spec: str, lr_side: int, threads: int | None) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="srscope-bench-") as tmp:
+        cmd = [sys.executable, "-m", "sr_engine.bench", "--stream-worker", kind, spec or "",
+               str(lr_side), str(threads or 0), tmp]  # fmt: skip
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError(f"stream worker failed: {proc.stderr.strip()[-400:]}")
+        r = json.loads(proc.stdout.strip().splitlines()[-1])
+    r["seconds_for_0.38gpx"] = r["seconds"] * GIGAPIXEL_OUT / r["out_pixels"]
+    r["how"] = (
+        "measured"
+        if r["out_pixels"] >= 0.99 * GIGAPIXEL_OUT
+        else f"extrapolated from {r['out_pixels'] / 1e6:.0f} Mpx"
+    )
+    return r
+
+
+def run_bench(cfg: BenchConfig, echo: Callable[[str], Any] = print) -> dict[str, Any]:
+    import onnxruntime as ort
+
+    mm_n = 256 if cfg.quick else 2048
+    echo(
+        f"ONNX Runtime {ort.__version__}, {os.cpu_count()} logical CPUs, "
+        f"threads {cfg.threads or 'ORT default'}"
+    )
+    peak = matmul_peak(cfg.threads, mm_n, 3 if cfg.quick else 7)
+    echo(f"MatMul peak ({mm_n}³ fp32): {peak:.1f} GFLOP/s")
+    results: dict[str, Any] = {
+        "matmul_peak_gflops": round(peak, 1),
+        "matmul_n": mm_n,
+        "threads": cfg.threads,
+        "cpus": os.cpu_count(),
+        "onnxruntime": ort.__version__,
+        "models": [],
+    }
+    for name, spec in _models(cfg):
+        r = bench_model(name, spec, cfg, peak, lambda s: None)
+        if not cfg.quick:
+            kind = "paper" if "paper" in name else "live"
+            path = "" if not isinstance(spec, Path) else str(spec)
+            scale = r["scale"]
+            side = int((GIGAPIXEL_OUT / scale**2) ** 0.5) if cfg.gigapixel else 1024
+            r["gigapixel"] = stream_bench(kind, path, side, cfg.threads)
+        echo(_format(r, peak))
+        results["models"].append(r)
+    return results
+
+
+if __name__ == "__main__":  # child process of stream_bench
+    if len(sys.argv) == 7 and sys.argv[1] == "--stream-worker":
+        _, _, kind, spec, side, threads, workdir = sys.argv
+        out = stream_worker(kind, spec, int(side), int(threads) or None, workdir)
+        print(json.dumps(out))
+    else:
+        print("usage: python -m sr_engine.bench --stream-worker KIND SPEC SIDE THREADS DIR")
+        sys.exit(2)
