@@ -420,7 +420,8 @@ def _evaluate_entry(
         images.update(matched)
         images["HR"] = hr_n
         panel = Panel(
-            title=f"entry {index} · {entry.channel} · {entry.position_um[:2]} µm",
+            title=f"entry {index} · {entry.channel} · x, y = "
+            f"{entry.position_um[0]:.1f}, {entry.position_um[1]:.1f} µm",
             images={k: v.astype(np.float32) for k, v in images.items()},
             zmap=zmap,
             threshold=threshold,
