@@ -91,6 +91,7 @@ class EntryReport(_Model):
     n_fields: int
     resolution: list[ResolutionRow]
     consistency: dict[str, float] | None = None
+    notes: list[str] = []
 
 
 class EvaluationResult(_Model):
@@ -338,11 +339,18 @@ def _evaluate_entry(
     hr_c = hr[hsl].astype(np.float64)
     shifts: dict[str, tuple[float, float]] = {}
     aligned: dict[str, np.ndarray] = {}
-    for m in methods:
+    notes: list[str] = []
+    for m in methods:  # bicubic first: its shift is the fallback
         out = outputs[m][osl].astype(np.float64)
-        reg = register(hr_c, out, max_shift_px=4 * s)
-        shifts[m] = reg.shift_px
-        aligned[m] = ndimage.shift(out, reg.shift_px, order=3, mode="nearest")
+        try:
+            shifts[m] = register(hr_c, out, max_shift_px=4 * s).shift_px
+        except SrscopeError as exc:
+            if m == BICUBIC:
+                raise SrscopeError(f"entry {index}: {exc}") from None
+            shifts[m] = shifts[BICUBIC]
+            notes.append(f"{m}: registration failed ({exc}); bicubic's shift used")
+            logger.warning("entry %d, %s: %s", index, m, exc)
+        aligned[m] = ndimage.shift(out, shifts[m], order=3, mode="nearest")
     margin = math.ceil(max(max(abs(v) for v in sh) for sh in shifts.values())) + 2
     crop = (slice(margin, hr_c.shape[0] - margin), slice(margin, hr_c.shape[1] - margin))
     hr_n, _, _ = percentile_normalize(hr_c[crop])
@@ -411,6 +419,7 @@ def _evaluate_entry(
         n_fields=len(tiles),
         resolution=res_rows,
         consistency=cons,
+        notes=notes,
     )
     panel = None
     if want_panel:
