@@ -245,7 +245,10 @@ def write_report(
         "<h2>Entries: resolution and consistency</h2>",
         _entries_html(result),
         "<p class=note>Resolution: decorrelation analysis (Descloux et al. 2019); * = no peak "
-        "inside the band, the pixel grid limits (2 px). SBP: field area / (resolution/2)². "
+        "inside the band, the pixel grid limits (2 px). It measures the finest detail above "
+        "the noise, not whether the detail is true: invented texture or pixelation also scores "
+        "as fine resolution, so read SR values together with the consistency column. "
+        "SBP: field area / (resolution/2)². "
         "Consistency: SR degraded with the calibrated record vs the real LR frame, in units of the "
         "calibrated noise; fraction of LR pixels with |z| above the threshold, and rms z (≈1 when "
         "the record explains the residual).</p>",
