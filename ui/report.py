@@ -107,9 +107,9 @@ def _table(rows: list[dict[str, Any]], cols: list[tuple[str, str, str]]) -> str:
         cells = []
         for _, key, fmt in cols:
             value = row.get(key, "")
-            cells.append(
-                f"<td>{format(value, fmt) if fmt and isinstance(value, (int, float)) else html.escape(str(value))}</td>"
-            )
+            numeric = fmt and isinstance(value, (int, float))
+            text = format(value, fmt) if numeric else html.escape(str(value))
+            cells.append(f"<td>{text}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
@@ -183,7 +183,8 @@ def write_demo_report(
 <p>Simulated rig, 5x/0.15 camera frames super-resolved ×{scale} and compared with 20x/0.45
 captures of the same fields. Images marked <span class=computed>SR, computed</span> are the
 model's prediction, not measurements. Total time {demo.timings_s["total"]:.1f} s on
-{html.escape(env["cpus"])} CPU(s) ({html.escape(env["platform"])}, Python {html.escape(env["python"])}).</p>
+{html.escape(env["cpus"])} CPU(s) ({html.escape(env["platform"])},
+Python {html.escape(env["python"])}).</p>
 <h2>Models</h2>
 <ul><li>Live model (snap, scan): {model_html(model)}</li>
 <li>Model scored against 20x: {model_html(q)}</li></ul>
