@@ -1,1 +1,72 @@
-"""Everything that touches a microscope: pymmcore-plus facade and the simulated rig."""
+"""Everything that touches a microscope: a pymmcore-plus facade and the simulated rig.
+
+Public API
+----------
+- :class:`Microscope` — open the sim rig (``Microscope.open()``) or a Micro-Manager
+  config (``Microscope.open("MMConfig.cfg")``); ``snap``, ``live``, ``move_to``,
+  ``set_objective``, ``set_channel``, ``references``, ``scan``, ``acquire``.
+- :class:`Frame`, :class:`FrameMeta` — an image and where/how it was taken.
+- :class:`RigSettings` — config group names, LR/HR objectives, ROI.
+- :class:`LiveStream`, :class:`FrameProcessor`, :class:`ProcessorRelay` — live frames
+  off the acquisition thread (newest wins, counted drops) and the per-frame hook
+  (e.g. super-resolution) that never slows acquisition.
+- :func:`capture_references` — HR + LR reference sets (DESIGN.md format).
+- :class:`ScanPlan`, :func:`run_scan` — resumable tile scans to OME-Zarr + a stitched mosaic.
+- :func:`acquire`, :func:`load_sequence` — any useq-schema sequence, headless.
+- :func:`stitch` (in :mod:`acquisition.mosaic`) — seam-free mosaics of arbitrary tiles.
+- :func:`open_core`, ``SIM_CONFIG`` — the loaded pymmcore-plus core / the sim rig config file.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from acquisition.core import SIM_CONFIG, open_core
+from acquisition.microscope import Microscope
+from acquisition.models import Frame, FrameMeta, RigSettings
+
+if TYPE_CHECKING:
+    from acquisition.live import FrameProcessor, LiveStream, ProcessorRelay
+    from acquisition.mosaic import stitch
+    from acquisition.references import capture_references
+    from acquisition.scan import ScanPlan, run_scan
+    from acquisition.sequence import acquire, load_sequence
+
+_LAZY = {
+    "FrameProcessor": "acquisition.live",
+    "LiveStream": "acquisition.live",
+    "ProcessorRelay": "acquisition.live",
+    "stitch": "acquisition.mosaic",
+    "capture_references": "acquisition.references",
+    "ScanPlan": "acquisition.scan",
+    "run_scan": "acquisition.scan",
+    "acquire": "acquisition.sequence",
+    "load_sequence": "acquisition.sequence",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'acquisition' has no attribute {name!r}")
+
+
+__all__ = [
+    "SIM_CONFIG",
+    "Frame",
+    "FrameMeta",
+    "FrameProcessor",
+    "LiveStream",
+    "Microscope",
+    "ProcessorRelay",
+    "RigSettings",
+    "ScanPlan",
+    "acquire",
+    "capture_references",
+    "load_sequence",
+    "open_core",
+    "run_scan",
+    "stitch",
+]

@@ -1,0 +1,58 @@
+"""Typed settings and metadata of the acquisition part (pydantic v2)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RigSettings(_Model):
+    """How srscope finds things in a Micro-Manager config (sim defaults fit most rigs)."""
+
+    objective_group: str = Field("Objective", description="config group of the objectives")
+    channel_group: str = Field("Channel", description="config group of the channels")
+    lr_objective: str = Field("5x", description="low-resolution objective (preset or label)")
+    hr_objective: str = Field("20x", description="high-resolution objective (preset or label)")
+    roi: tuple[int, int, int, int] | None = Field(
+        None, description="camera ROI (x, y, width, height); None = full frame"
+    )
+
+
+@dataclass(frozen=True)
+class FrameMeta:
+    """What a frame is: where, through which objective and channel, how exposed."""
+
+    pixel_size_um: float
+    position_um: tuple[float, float, float]
+    objective: str  # objective label, e.g. "20x/0.45"
+    channel: str
+    exposure_ms: float
+    index: int = 0
+    timestamp_s: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "pixel_size_um": self.pixel_size_um,
+            "position_um": list(self.position_um),
+            "objective": self.objective,
+            "channel": self.channel,
+            "exposure_ms": self.exposure_ms,
+            "index": self.index,
+            "timestamp_s": self.timestamp_s,
+            **({"extra": self.extra} if self.extra else {}),
+        }
+
+
+@dataclass(frozen=True)
+class Frame:
+    """An image and its metadata."""
+
+    image: Any  # np.ndarray (Y, X) or (Y, X, S)
+    meta: FrameMeta

@@ -1,0 +1,134 @@
+"""Optics of the simulated rig: objectives, channels, camera, and transfer functions.
+
+The image is formed in the frequency domain: the specimen spectrum times the
+incoherent optical transfer function of a circular pupil (the Fourier transform
+of the Airy pattern), times a defocus term, times the camera pixel's box
+transfer (area integration). Deliberately not the Gaussian of the training
+degradation, so calibration has real work to do.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from srscope.errors import SrscopeError
+
+_OBJECTIVE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[xX]\s*/\s*(\d*\.?\d+)")
+_NM_RE = re.compile(r"(\d{3,4})\s*nm")
+
+#: Emission (or filter) centre wavelengths of well-known channel names, nm.
+KNOWN_CHANNELS: dict[str, tuple[float, Literal["fluorescence", "brightfield"]]] = {
+    "DAPI": (460.0, "fluorescence"),
+    "FITC": (520.0, "fluorescence"),
+    "GFP": (510.0, "fluorescence"),
+    "TRITC": (580.0, "fluorescence"),
+    "CY3": (570.0, "fluorescence"),
+    "CY5": (670.0, "fluorescence"),
+    "BF": (550.0, "brightfield"),
+    "BF-R": (620.0, "brightfield"),
+    "BF-G": (530.0, "brightfield"),
+    "BF-B": (460.0, "brightfield"),
+}
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ObjectiveOptics(_Frozen):
+    """An objective: its label (e.g. ``5x/0.15``), magnification and numerical aperture."""
+
+    label: str
+    magnification: float = Field(gt=0)
+    na: float = Field(gt=0, lt=1.6)
+
+    @classmethod
+    def from_label(cls, label: str) -> ObjectiveOptics:
+        """Parse the usual ``<mag>x/<NA>`` objective naming (``20x/0.45``)."""
+        m = _OBJECTIVE_RE.match(label)
+        if not m:
+            raise SrscopeError(
+                f"objective label {label!r} does not say its optics; name it like '20x/0.45'"
+            )
+        return cls(label=label, magnification=float(m.group(1)), na=float(m.group(2)))
+
+
+class ChannelOptics(_Frozen):
+    """A channel: emission (fluorescence) or filter (brightfield) wavelength."""
+
+    label: str
+    wavelength_nm: float = Field(gt=200, lt=2000)
+    kind: Literal["fluorescence", "brightfield"] = "fluorescence"
+
+    @classmethod
+    def from_label(cls, label: str) -> ChannelOptics:
+        """Known names (DAPI, FITC, TRITC, BF-R ...) or any label containing ``<n>nm``."""
+        key = label.strip().upper()
+        if key in KNOWN_CHANNELS:
+            wl, kind = KNOWN_CHANNELS[key]
+            return cls(label=label, wavelength_nm=wl, kind=kind)
+        if m := _NM_RE.search(label):
+            kind = "brightfield" if key.startswith("BF") else "fluorescence"
+            return cls(label=label, wavelength_nm=float(m.group(1)), kind=kind)
+        raise SrscopeError(
+            f"channel label {label!r} is unknown; use one of {sorted(KNOWN_CHANNELS)} "
+            "or put the wavelength in it, e.g. 'Cy7-780nm'"
+        )
+
+
+class CameraModel(_Frozen):
+    """Sensor physics: pitch, full well, read noise, conversion gain, offset, bit depth."""
+
+    pixel_pitch_um: float = Field(6.5, gt=0)
+    full_well_e: float = Field(30000.0, gt=0)
+    read_noise_e: float = Field(1.6, ge=0)
+    gain_e_per_adu: float = Field(0.46, gt=0)
+    offset_adu: float = Field(100.0, ge=0)
+    bit_depth: int = Field(16, ge=8, le=16)
+
+    @property
+    def max_adu(self) -> int:
+        return 2**self.bit_depth - 1
+
+
+def airy_otf(f_cyc_per_um: np.ndarray, na: float, wavelength_um: float) -> np.ndarray:
+    """Incoherent OTF of an aberration-free circular pupil (FT of the Airy pattern)."""
+    fc = 2.0 * na / wavelength_um
+    rho = np.clip(f_cyc_per_um / fc, 0.0, 1.0)
+    otf = (2.0 / np.pi) * (np.arccos(rho) - rho * np.sqrt(1.0 - rho**2))
+    return otf.astype(np.float32)
+
+
+def defocus_otf(f_cyc_per_um: np.ndarray, na: float, defocus_um: float) -> np.ndarray:
+    """Geometric defocus: a uniform blur disc of radius ``|dz|·tan(asin NA)`` (jinc OTF)."""
+    from scipy.special import j1
+
+    if defocus_um == 0:
+        return np.ones_like(f_cyc_per_um, dtype=np.float32)
+    radius = abs(defocus_um) * na / np.sqrt(max(1e-6, 1.0 - min(na, 0.99) ** 2))
+    x = 2.0 * np.pi * radius * f_cyc_per_um
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(x > 1e-6, 2.0 * j1(x) / np.where(x > 1e-6, x, 1.0), 1.0)
+    return out.astype(np.float32)
+
+
+def pixel_box_transfer(f_cyc_per_um: np.ndarray, pixel_um: float) -> np.ndarray:
+    """Transfer of integrating over a square camera pixel along one axis (sinc)."""
+    return np.sinc(f_cyc_per_um * pixel_um).astype(np.float32)
+
+
+def collection_factor(objective: ObjectiveOptics, kind: str) -> float:
+    """Relative photon flux per camera pixel, normalised to a 20x/0.45 objective.
+
+    Epi-fluorescence brightness per pixel scales as NA⁴/M²; brightfield with a
+    matched condenser as NA²/M² times a lamp that users turn up at low
+    magnification, which we model as constant.
+    """
+    if kind == "brightfield":
+        return 1.0
+    ref = 0.45**4 / 20.0**2
+    return float(objective.na**4 / objective.magnification**2 / ref)
