@@ -1,0 +1,151 @@
+"""Reference sets: HR and LR objective images of each channel at N stage positions.
+
+Written exactly as DESIGN.md defines (``references.json`` via
+:class:`srscope.references.ReferenceSet` + OME-TIFF captures). The set is saved
+after every position, so an interrupted run leaves a valid, smaller set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from acquisition.ome_io import write_ome_tiff
+from srscope import logger
+from srscope.errors import SrscopeError
+from srscope.references import Capture, ReferenceEntry, ReferenceSet
+
+Area = tuple[float, float, float, float]  # x0, y0, x1, y1 in µm
+
+
+class ReferencePlan(BaseModel):
+    """Where and how to capture references (what a user writes down)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    positions: list[tuple[float, float]] | None = Field(None, description="explicit (x, y) µm")
+    area_um: Area | None = Field(None, description="(x0, y0, x1, y1) µm for random/grid")
+    n: int = Field(8, ge=1, description="number of positions for random/grid")
+    layout: str = Field("random", pattern="^(random|grid)$")
+    seed: int = 0
+    channels: list[str] = Field(default_factory=lambda: ["FITC"])
+    hr_objective: str = "20x"
+    lr_objective: str | None = "5x"
+    hr_exposure_ms: float = Field(50.0, gt=0)
+    lr_exposure_ms: float = Field(10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _where(self) -> ReferencePlan:
+        if self.positions is None and self.area_um is None:
+            raise ValueError("give positions or an area")
+        return self
+
+    def stage_positions(self) -> list[tuple[float, float]]:
+        if self.positions is not None:
+            return [(float(x), float(y)) for x, y in self.positions]
+        assert self.area_um is not None
+        return (random_positions if self.layout == "random" else grid_positions)(
+            self.area_um, self.n, seed=self.seed
+        )
+
+
+def random_positions(area_um: Area, n: int, seed: int = 0) -> list[tuple[float, float]]:
+    """``n`` uniformly random positions inside ``area_um`` (reproducible with ``seed``)."""
+    x0, y0, x1, y1 = _check_area(area_um)
+    rng = np.random.default_rng(seed)
+    return [
+        (float(x), float(y))
+        for x, y in zip(rng.uniform(x0, x1, n), rng.uniform(y0, y1, n), strict=True)
+    ]
+
+
+def grid_positions(area_um: Area, n: int, seed: int = 0) -> list[tuple[float, float]]:
+    """About ``n`` positions on a regular grid filling ``area_um`` (row by row)."""
+    x0, y0, x1, y1 = _check_area(area_um)
+    cols = max(1, int(np.ceil(np.sqrt(n * max(x1 - x0, 1e-9) / max(y1 - y0, 1e-9)))))
+    rows = max(1, int(np.ceil(n / cols)))
+    xs = np.linspace(x0, x1, cols + 2)[1:-1] if cols > 1 else [(x0 + x1) / 2]
+    ys = np.linspace(y0, y1, rows + 2)[1:-1] if rows > 1 else [(y0 + y1) / 2]
+    return [(float(x), float(y)) for y in ys for x in xs][:n]
+
+
+def _check_area(area_um: Area) -> Area:
+    x0, y0, x1, y1 = area_um
+    if x1 < x0 or y1 < y0:
+        raise SrscopeError(f"area {area_um} must be (x0, y0, x1, y1) with x0 <= x1, y0 <= y1")
+    return x0, y0, x1, y1
+
+
+def capture_references(
+    microscope,
+    out_dir: str | Path,
+    positions: Sequence[tuple[float, float]],
+    *,
+    channels: Sequence[str] = ("FITC",),
+    hr_objective: str | None = None,
+    lr_objective: str | None = "default",
+    hr_exposure_ms: float = 50.0,
+    lr_exposure_ms: float = 10.0,
+    z_um: float | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ReferenceSet:
+    """Capture HR (and LR, unless ``lr_objective=None``) images at each position."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    hr_obj = microscope.resolve_objective(hr_objective or microscope.settings.hr_objective)
+    lr_name = microscope.settings.lr_objective if lr_objective == "default" else lr_objective
+    lr_obj = microscope.resolve_objective(lr_name) if lr_name else None
+    for ch in channels:  # fail before moving anything
+        if ch not in microscope.channels:
+            raise SrscopeError(
+                f"unknown channel {ch!r}; available: {', '.join(microscope.channels)}"
+            )
+    if not positions:
+        raise SrscopeError("no reference positions given")
+    px = {}
+    for obj in filter(None, (hr_obj, lr_obj)):
+        microscope.set_objective(obj)
+        px[obj] = microscope.require_pixel_size()
+    scale = round(px[lr_obj] / px[hr_obj]) if lr_obj else 4
+    if lr_obj and not 2 <= scale <= 5:
+        raise SrscopeError(
+            f"LR/HR pixel sizes {px[lr_obj]} / {px[hr_obj]} µm give scale {scale}; 2 to 5 supported"
+        )
+    refs = ReferenceSet(scale=scale)
+    total = len(positions)
+    for i, (x, y) in enumerate(positions):
+        microscope.move_to(x, y, z_um)
+        pos = microscope.position_um
+        shots: dict[str, dict[str, Capture]] = {ch: {} for ch in channels}
+        for role, obj, exp in (("hr", hr_obj, hr_exposure_ms), ("lr", lr_obj, lr_exposure_ms)):
+            if obj is None:
+                continue
+            for ch in channels:
+                frame = microscope.snap(obj, ch, exp)
+                fname = f"p{i:03d}_{_safe(ch)}_{role}.ome.tif"
+                write_ome_tiff(out / fname, frame.image, frame.meta, name=fname)
+                shots[ch][role] = Capture(
+                    file=fname,
+                    objective=frame.meta.objective,
+                    pixel_size_um=frame.meta.pixel_size_um,
+                    exposure_ms=frame.meta.exposure_ms,
+                )
+        for ch in channels:
+            refs.entries.append(
+                ReferenceEntry(
+                    position_um=pos, channel=ch, hr=shots[ch]["hr"], lr=shots[ch].get("lr")
+                )
+            )
+        refs = ReferenceSet.model_validate(refs.model_dump())  # re-check the scale rule
+        refs.save(out)
+        logger.info("reference position %d/%d at (%.1f, %.1f) µm", i + 1, total, x, y)
+        if progress:
+            progress(i + 1, total)
+    return refs
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in name)

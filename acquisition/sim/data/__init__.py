@@ -1,0 +1,1 @@
+"""Specimen images of the simulated rig (a package so the files ship with it)."""
