@@ -17,12 +17,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from srscope import logger
 from srscope.errors import SrscopeError
-from ui.save import FrameInfo, save_snapshot
+from ui.jobs import (
+    capture_references,
+    centred_roi,
+    frame_info,
+    run_scan,
+    set_preset,
+    snap,
+)
+from ui.save import save_snapshot
 
 LR_OBJECTIVE_MAG = 5
 HR_OBJECTIVE_MAG = 20
@@ -102,37 +109,6 @@ def _objective(core: Any, magnification: int) -> str:
     raise SrscopeError(
         f"the rig has no {magnification}x objective preset "
         f"(Objective presets: {', '.join(core.getAvailableConfigs('Objective'))})"
-    )
-
-
-def _set(core: Any, group: str, preset: str) -> None:
-    core.setConfig(group, preset)
-    core.waitForConfig(group, preset)
-
-
-def _centred_roi(core: Any, side: int | None) -> None:
-    core.clearROI()
-    if side is None:
-        return
-    w, h = core.getImageWidth(), core.getImageHeight()
-    side = min(side, w, h)
-    core.setROI((w - side) // 2, (h - side) // 2, side, side)
-
-
-def _snap(core: Any) -> np.ndarray:
-    core.snapImage()
-    return np.asarray(core.getImage())
-
-
-def _info(core: Any, channel: str) -> FrameInfo:
-    x, y = core.getXYPosition()
-    z = core.getPosition() if core.getFocusDevice() else 0.0
-    return FrameInfo(
-        pixel_size_um=float(core.getPixelSizeUm()),
-        position_um=(float(x), float(y), float(z)),
-        objective=core.getCurrentConfig("Objective"),
-        channel=channel,
-        exposure_ms=float(core.getExposure()),
     )
 
 
@@ -235,17 +211,17 @@ def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoRe
         channel = _pick_channel(core, model, settings.channel)
         if quality is not model:
             _pick_channel(core, quality, channel)
-        _set(core, "Channel", channel)
+        set_preset(core, "Channel", channel)
         lr_obj = _objective(core, LR_OBJECTIVE_MAG)
         hr_obj = _objective(core, HR_OBJECTIVE_MAG)
         x0, y0 = core.getXYPosition()
 
         # 1. snap a 5x frame and super-resolve it
         with clock.step("snap 5x"):
-            _set(core, "Objective", lr_obj)
-            _centred_roi(core, settings.roi)
-            lr = _snap(core)
-            info = _info(core, channel)
+            set_preset(core, "Objective", lr_obj)
+            centred_roi(core, settings.roi)
+            lr = snap(core)
+            info = frame_info(core, channel)
         _check_pixel_size(info.pixel_size_um, model, notes)
         with clock.step("SR of the snap"):
             sr = model.predict(lr)
@@ -256,13 +232,25 @@ def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoRe
 
         # 2. tile scan with SR on the fly, raw and SR mosaics
         with clock.step("scan with on-the-fly SR"):
-            scan = _scan(core, model, settings, out / "scan")
+            rows, cols = settings.scan
+            scan = run_scan(core, out / "scan", rows, cols, settings.overlap, model=model)
         files.update({k: str(Path(v).relative_to(out)) for k, v in scan["files"].items()})
 
         # 3. 20x and 5x captures of a few fields: a reference set
         with clock.step("capture fields (20x + 5x)"):
-            refs_dir = _capture_fields(
-                core, settings, channel, lr_obj, hr_obj, (x0, y0), out / "fields", model.scale
+            positions = [
+                (x0 + dx, y0 + dy)
+                for dx, dy in _field_positions(settings.fields, settings.field_spacing_um)
+            ]
+            refs_dir = capture_references(
+                core,
+                positions,
+                out / "fields",
+                channel=channel,
+                lr_objective=lr_obj,
+                hr_objective=hr_obj,
+                lr_roi=settings.lr_field,
+                hr_roi=settings.hr_field,
             )
         files["fields"] = str(refs_dir.relative_to(out))
         core.setXYPosition(x0, y0)
@@ -329,103 +317,6 @@ def _check_pixel_size(lr_px: float, model: Any, notes: list[str]) -> None:
         notes.append(
             f"rig LR pixel {lr_px:.3g} µm differs from the model's {want:.3g} µm by more than 5%"
         )
-
-
-def _scan(core: Any, model: Any, settings: DemoSettings, folder: Path) -> dict[str, Any]:
-    """Tile scan at the current objective, SR of every tile on a relay thread."""
-    import useq
-
-    from acquisition.sr_hook import SRFrameProcessor, stitch_tiles, write_image
-
-    rows, cols = settings.scan
-    folder.mkdir(parents=True, exist_ok=True)
-    px = float(core.getPixelSizeUm())
-    if px <= 0:
-        raise SrscopeError("pixel size is not set: a scan would assume a 1 µm field of view")
-    seq = useq.MDASequence(
-        grid_plan=useq.GridRowsColumns(rows=rows, columns=cols, overlap=settings.overlap * 100)
-    )
-    raw_tiles: list[tuple[np.ndarray, tuple[float, float]]] = []
-
-    def keep_raw(img: np.ndarray, event: Any, meta: Any = None) -> None:
-        raw_tiles.append((np.array(img, copy=True), (float(event.x_pos), float(event.y_pos))))
-
-    proc = SRFrameProcessor(
-        model, folder / "sr.ome.zarr", mosaic_path=folder / "sr_mosaic.ome.zarr"
-    )
-    core.mda.events.frameReady.connect(keep_raw)
-    t0 = time.perf_counter()
-    try:
-        with proc.attach(core):
-            core.mda.run(seq, output=str(folder / "raw.ome.zarr"), overwrite=True)
-            acquired = time.perf_counter() - t0
-            if not proc.wait(600):
-                raise SrscopeError("on-the-fly SR did not finish within 10 minutes")
-    finally:
-        core.mda.events.frameReady.disconnect(keep_raw)
-    if proc.error:
-        raise SrscopeError(f"on-the-fly SR failed: {proc.error}")
-    lr_mosaic = stitch_tiles(raw_tiles, px)
-    write_image(folder / "lr_mosaic.ome.zarr", lr_mosaic, px, "LR mosaic")
-    stats = proc.stats.summary()
-    stats.update({"acquisition_s": acquired, "tiles": rows * cols})
-    return {
-        "lr_mosaic": lr_mosaic,
-        "sr_mosaic": proc.mosaic,
-        "stats": stats,
-        "files": {
-            "scan_raw": folder / "raw.ome.zarr",
-            "scan_sr": folder / "sr.ome.zarr",
-            "scan_sr_mosaic": folder / "sr_mosaic.ome.zarr",
-            "scan_lr_mosaic": folder / "lr_mosaic.ome.zarr",
-        },
-    }
-
-
-def _capture_fields(
-    core: Any,
-    settings: DemoSettings,
-    channel: str,
-    lr_obj: str,
-    hr_obj: str,
-    origin: tuple[float, float],
-    folder: Path,
-    scale: int,
-) -> Path:
-    """HR (20x) and LR (5x) captures centred on the same stage positions."""
-    from srscope.references import Capture, ReferenceEntry, ReferenceSet
-    from ui.save import write_ome_tiff
-
-    folder.mkdir(parents=True, exist_ok=True)
-    entries = []
-    for i, (dx, dy) in enumerate(_field_positions(settings.fields, settings.field_spacing_um)):
-        core.setXYPosition(origin[0] + dx, origin[1] + dy)
-        core.waitForDevice(core.getXYStageDevice())
-        caps = {}
-        for kind, obj, roi in (
-            ("hr", hr_obj, settings.hr_field),
-            ("lr", lr_obj, settings.lr_field),
-        ):
-            _set(core, "Objective", obj)
-            _centred_roi(core, roi)
-            img = _snap(core)
-            info = _info(core, channel)
-            name = f"p{i:03d}_{channel}_{kind}.ome.tif"
-            write_ome_tiff(folder / name, img, info, f"field {i} {kind} {obj}")
-            caps[kind] = Capture(
-                file=name,
-                objective=obj,
-                pixel_size_um=info.pixel_size_um,
-                exposure_ms=info.exposure_ms,
-            )
-        entries.append(
-            ReferenceEntry(
-                position_um=info.position_um, channel=channel, hr=caps["hr"], lr=caps["lr"]
-            )
-        )
-    _centred_roi(core, None)
-    ReferenceSet(scale=scale, entries=entries).save(folder)
-    return folder
 
 
 def environment() -> dict[str, str]:

@@ -89,9 +89,9 @@ class ViewerWindow(QtWidgets.QMainWindow):
         self.resize(1400, 820)
         self._build()
         self._fill_controls()
+        self._label_sr()
         if self.settings.model is not None:
-            self.models.setdefault(self.settings.model.name, self.settings.model)
-            self.model_combo.setCurrentText(self.settings.model.name)
+            self.add_model(self.settings.model, select=True)
         self._timer = QtCore.QTimer(self)
         self._timer.timeout.connect(self._pull)
         self._timer.start(self.settings.display_interval_ms)
@@ -437,14 +437,24 @@ class ViewerWindow(QtWidgets.QMainWindow):
             self.model_combo.setCurrentText(NO_MODEL)
             self.model_combo.blockSignals(False)
 
+    def add_model(self, path: Path, select: bool = False) -> str:
+        """Offer ``path`` in the model list (named by its file or bundled name)."""
+        path = Path(path)
+        name = next((k for k, v in self.models.items() if Path(v) == path), path.name)
+        self.models[name] = path
+        if self.model_combo.findText(name) < 0:
+            self.model_combo.addItem(name)
+        if select:
+            if self.model_combo.currentText() == name:
+                self._on_model_choice(name)
+            else:
+                self.model_combo.setCurrentText(name)
+        return name
+
     def _open_model_dialog(self) -> None:
         path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open model", "", "ONNX (*.onnx)")
         if path:
-            p = Path(path)
-            self.models[p.name] = p
-            if self.model_combo.findText(p.name) < 0:
-                self.model_combo.addItem(p.name)
-            self.model_combo.setCurrentText(p.name)
+            self.add_model(Path(path), select=True)
 
     def _on_sr_toggled(self, on: bool) -> None:
         self._stop_sr()
