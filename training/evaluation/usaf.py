@@ -349,19 +349,34 @@ def detect_triplets(image: np.ndarray, min_width_px: float = 1.0, levels: int = 
     return sorted(triplets, key=lambda t: -t.period_px)
 
 
-def _triplet_contrast(
-    img: np.ndarray, orientation: str, centre: tuple[float, float], period: float, length: float
-) -> tuple[float, bool]:
-    """Michelson contrast across a detected triplet, above the local background."""
-    w = period / 2
-    t = np.arange(-3.5 * w, 3.5 * w + 0.01, 0.25)
+def triplet_edge_fwhm_px(img: np.ndarray, t: Triplet) -> float | None:
+    """Edge-spread FWHM (pixels) at the first edge of a detected triplet (erf fit)."""
+    w = t.width_px
+    ts = np.arange(-3.5 * w, 3.5 * w + 0.01, 0.25)
+    img = np.asarray(img, np.float64)
+    prof = _triplet_profile(img, t.orientation, t.centre_px, ts, t.length_px)
+    return edge_fwhm(ts + 2.5 * w, prof, w)
+
+
+def _triplet_profile(
+    img: np.ndarray, orientation: str, centre: tuple[float, float], t: np.ndarray, length: float
+) -> np.ndarray:
     u = np.linspace(-0.3 * length, 0.3 * length, 7)
     cy, cx = centre
     if orientation == "vertical":
         xs, ys = cx + t[None, :] + 0 * u[:, None], cy + u[:, None] + 0 * t[None, :]
     else:
         ys, xs = cy + t[None, :] + 0 * u[:, None], cx + u[:, None] + 0 * t[None, :]
-    prof = ndimage.map_coordinates(img, [ys, xs], order=1, mode="nearest").mean(axis=0)
+    return ndimage.map_coordinates(img, [ys, xs], order=1, mode="nearest").mean(axis=0)
+
+
+def _triplet_contrast(
+    img: np.ndarray, orientation: str, centre: tuple[float, float], period: float, length: float
+) -> tuple[float, bool]:
+    """Michelson contrast across a detected triplet, above the local background."""
+    w = period / 2
+    t = np.arange(-3.5 * w, 3.5 * w + 0.01, 0.25)
+    prof = _triplet_profile(img, orientation, centre, t, length)
     flanks = float(np.median(np.concatenate([prof[t < -2.75 * w], prof[t > 2.75 * w]])))
     gaps = np.interp([-w, w], t, prof)
     # a flank may touch a neighbouring digit or bar: never put the background above the gaps

@@ -26,6 +26,7 @@ from training.evaluation.usaf import (
     contrast_figure,
     detect_triplets,
     simulate_captures,
+    triplet_edge_fwhm_px,
     triplet_figure,
 )
 
@@ -115,6 +116,7 @@ def run_usaf(
                         if finest
                         else None,
                         "coarsest_period_px": triplets[0].period_px,
+                        "edge_fwhm_px": triplet_edge_fwhm_px(lr, triplets[0]),
                     }
                 },
                 notes=[
