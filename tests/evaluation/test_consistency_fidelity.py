@@ -146,3 +146,15 @@ def test_model_record_comes_from_metadata(tmp_path):
     assert consistency_for_model(model, hr, lr).z.shape == lr.shape
     with pytest.raises(SrscopeError, match="no degradation record"):
         consistency_for_model(SimpleNamespace(meta=SimpleNamespace(degradation=None)), hr, lr)
+
+
+def test_dial_with_engine_models(tiny_models):
+    from sr_engine.model import SRModel
+
+    mse, gan = (SRModel(p) for p in tiny_models)
+    lr = np.random.default_rng(0).random((24, 20)).astype(np.float32) * 1000
+    dial = FidelityDial(mse, gan, alpha=0.25)
+    a, b = dial.predict_both(lr)
+    assert a.shape == (96, 80)
+    np.testing.assert_allclose(dial.predict(lr), 0.75 * a + 0.25 * b, rtol=1e-5, atol=1e-3)
+    np.testing.assert_array_equal(a, np.squeeze(mse.predict(lr)))
