@@ -206,6 +206,11 @@ def evaluate(
     name = meta.name or "SR"
     methods = [BICUBIC] + ([RL] if record else []) + [name]
     if gan_model is not None:
+        if gan_model.meta.scale != meta.scale or gan_model.meta.channels != meta.channels:
+            raise SrscopeError(
+                f"GAN model (×{gan_model.meta.scale}, {gan_model.meta.channels}) does not match "
+                f"the model (×{meta.scale}, {meta.channels})"
+            )
         gname = gan_model.meta.name or "SR-GAN"
         if gname == name:
             gname = f"{gname} (GAN)"
