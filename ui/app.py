@@ -59,20 +59,20 @@ def prepare_rig(
 ) -> tuple[Any, Any]:
     """Open the rig, choose objective and channel, refuse a model/channel mismatch.
 
-    Returns ``(core, rig)``. With a model and no ``channel``, the rig switches
+    Returns ``(microscope, rig)``. With a model and no ``channel``, the rig switches
     to the model's channel when it has it; an explicit ``channel`` the model
     was not trained for is refused, naming both.
     """
-    from acquisition.core import open_core
+    from acquisition import Microscope
     from sr_engine.metadata import read_metadata
     from ui.rig import RigControl
     from ui.sr import check_channel
 
     meta = read_metadata(model) if model is not None else None
     with _psygnal_core_events():
-        core = open_core(config)
+        scope = Microscope.open(config)
     try:
-        rig = RigControl(core)
+        rig = RigControl(scope.core, scope)
         objective = objective or pick_objective(rig, meta)
         if objective:
             rig.set_objective(objective)
@@ -85,9 +85,9 @@ def prepare_rig(
         if meta is not None:
             check_channel(meta, rig.channel(), Path(model).name)
     except Exception:
-        core.unloadAllDevices()
+        scope.close()
         raise
-    return core, rig
+    return scope, rig
 
 
 @contextmanager
@@ -200,11 +200,12 @@ def run_viewer(
     from qtpy import QtCore, QtWidgets
 
     from sr_engine.bundled import bundled_models
-    from ui.live import SnapLoopStream
+    from ui.live import MicroscopeStream
     from ui.viewer import ViewerSettings, ViewerWindow
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
-    core, rig = prepare_rig(config, model, channel, objective)
+    scope, rig = prepare_rig(config, model, channel, objective)
+    core = scope.core
     window_ref: list[Any] = []
     try:
         settings = ViewerSettings(
@@ -212,7 +213,7 @@ def run_viewer(
         )
         window = ViewerWindow(
             rig,
-            SnapLoopStream(core, rig.lock),
+            MicroscopeStream(scope, rig.lock),
             settings,
             jobs=make_jobs(core, rig, window_ref),
             models=bundled_models(),
@@ -232,8 +233,5 @@ def run_viewer(
         app.exec()
         window.shutdown()
     finally:
-        try:
-            core.unloadAllDevices()
-        except Exception:  # pragma: no cover
-            logger.debug("unloading failed", exc_info=True)
+        scope.close()
     return 0

@@ -105,3 +105,54 @@ class LivePipeline:
     def stop(self) -> None:
         self.running = False
         self.stream.stop()
+
+
+class MicroscopeStream:
+    """The acquisition part's continuous live stream (``Microscope.live()``) as a FrameStream.
+
+    Frames come from its display relay (newest wins). A watchdog turns a camera
+    that stopped streaming (an error in the camera) into one ``on_error`` call.
+    """
+
+    def __init__(self, microscope: Any, lock: threading.RLock | None = None) -> None:
+        self._microscope = microscope
+        self._lock = lock
+        self._stream: Any = None
+        self._watch: threading.Thread | None = None
+        self._running = threading.Event()
+
+    def start(self, on_frame: OnFrame, on_error: OnError) -> None:
+        self.stop()
+        stream = self._microscope.live()
+        stream.frame_ready.connect(lambda image, meta: on_frame(image))
+        try:
+            stream.start()
+        except Exception as exc:
+            on_error(f"camera error: {exc}")
+            return
+        self._stream = stream
+        self._running.set()
+        core = self._microscope.core
+
+        def watch() -> None:
+            while self._running.is_set():
+                time.sleep(0.1)
+                if self._running.is_set() and not core.isSequenceRunning():
+                    self._running.clear()
+                    on_error("camera error: the camera stopped streaming")
+                    return
+
+        self._watch = threading.Thread(target=watch, name="srscope-live-watch", daemon=True)
+        self._watch.start()
+
+    def stop(self) -> None:
+        self._running.clear()
+        if self._watch is not None and self._watch is not threading.current_thread():
+            self._watch.join(2.0)
+        self._watch = None
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            try:
+                stream.stop()
+            except Exception as exc:  # a failed camera may refuse to stop cleanly
+                logger.info("stopping live: %s", exc)
