@@ -145,6 +145,33 @@ class SRFrameProcessor:
     def sequenceFinished(self, sequence: Any = None) -> None:
         self._queue.put(_STOP)
 
+    # -- FrameProcessor protocol (acquisition.live.ProcessorRelay, policy "all") --
+    def process(self, image: np.ndarray, metadata: Any) -> np.ndarray:
+        """SR one frame on the caller's (relay) thread, write it; returns the SR image.
+
+        For the acquisition part's processor relay, which already runs off the
+        acquisition thread. Call :meth:`finish` after the last frame.
+        """
+        px = getattr(metadata, "pixel_size_um", None)
+        if self._lr_pixel_um is None and px:
+            self._lr_pixel_um = float(px)
+        now = time.perf_counter()
+        if self.stats.first_frame_at is None:
+            self.stats.first_frame_at = now
+        self.stats.last_frame_at = now
+        self.stats.frames_in += 1
+        pos = getattr(metadata, "position_um", (None, None))
+        self._one(None, np.asarray(image), (pos[0], pos[1]))
+        self.stats.done_at = time.perf_counter()
+        return self.tiles[-1][0] if self.keep_tiles and self.tiles else np.asarray([])
+
+    def finish(self) -> None:
+        """Close the SR image and write the SR mosaic (after :meth:`process` calls)."""
+        self._close_stream()
+        if self.mosaic_path is not None and self.tiles:
+            self._write_mosaic()
+        self.stats.done_at = time.perf_counter()
+
     # -- connection helpers ----------------------------------------------
     @contextmanager
     def attach(self, core: Any):
@@ -262,7 +289,7 @@ class SRFrameProcessor:
         if self.hr_pixel_size_um is None:
             logger.warning("no pixel size: SR mosaic not written")
             return
-        self.mosaic = stitch_tiles(self.tiles, self.hr_pixel_size_um)
+        self.mosaic = stitch_tiles(self.tiles, self.hr_pixel_size_um, refine=False)
         write_image(self.mosaic_path, self.mosaic, self.hr_pixel_size_um, "SR mosaic (computed)")
 
 
@@ -275,25 +302,27 @@ def _suppress_all():
 
 
 def stitch_tiles(
-    tiles: list[tuple[np.ndarray, tuple[float, float]]], pixel_size_um: float
+    tiles: list[tuple[np.ndarray, tuple[float, float]]],
+    pixel_size_um: float,
+    *,
+    refine: bool = True,
 ) -> np.ndarray:
-    """Mosaic of tiles placed by stage position (µm), feather-blended in the overlaps.
+    """Mosaic of tiles placed by stage position (µm), blended without seams.
 
-    Uses the acquisition part's stitcher when it exists (placement refined by
-    phase correlation); this placement-only blend is the fallback.
+    The acquisition part's stitcher; ``refine`` adds its phase-correlation
+    refinement (worth it on LR tiles, costly on SR tiles, which are placed by
+    stage position only).
     """
-    try:
-        from acquisition.mosaic import stitch  # type: ignore[attr-defined]
-    except ImportError:
-        stitch = None
-    if stitch is not None:
-        try:
-            images = [t for t, _ in tiles]
-            positions = [p for _, p in tiles]
-            return np.asarray(stitch(images, positions, pixel_size_um))
-        except Exception as exc:  # signature differs: fall back to placement
-            logger.info("acquisition.mosaic.stitch not usable here (%s): placement blend", exc)
-    return place_tiles(tiles, pixel_size_um)
+    from acquisition.mosaic import stitch
+
+    images = [t for t, _ in tiles]
+    positions = [p for _, p in tiles]
+    mosaic = np.asarray(stitch(images, positions, pixel_size_um, refine=refine))
+    dtype = images[0].dtype
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return np.clip(np.round(mosaic), info.min, info.max).astype(dtype)
+    return mosaic
 
 
 def place_tiles(
