@@ -139,6 +139,10 @@ def predict(
     s = model.scale
     out = np.empty((layout.n_planes, model.n_channels, s * (y1 - y0), s * (x1 - x0)), np.float32)
     tiles = list(iter_tiles((h, w), cfg.tile, cfg.overlap, region=(y0, y1, x0, x1)))
+    if len(tiles) == 1 and layout.n_planes == 1 and progress is None:
+        # one window (live frames): keep the model's output buffer, no stitching copy
+        ((_, hr),) = run_tiles(model, pcyx[0], normalizer, tiles, 1)
+        return _finish(image, layout, normalizer, hr[None], dtype, region)
     total, done = len(tiles) * layout.n_planes, 0
     for p in range(layout.n_planes):
         for t, hr in run_tiles(model, pcyx[p], normalizer, tiles, cfg.batch):
@@ -149,13 +153,26 @@ def predict(
             done += 1
             if progress is not None:
                 progress(done, total)
+    return _finish(image, layout, normalizer, out, dtype, region)
+
+
+def _finish(
+    image: Any,
+    layout: Layout,
+    normalizer: Normalizer,
+    out: np.ndarray,
+    dtype: Any,
+    region: Region | None,
+) -> np.ndarray:
+    """Model units -> input units (in place), dtype, caller's layout."""
     out = normalizer.after(out, axis=1)
     if dtype is not None:
         out = to_dtype(out, image.dtype if str(dtype) == "input" else dtype)
     if region is not None:
+        y0, y1, x0, x1 = region
         sub = Layout(layout.axes, _with_yx(layout, y1 - y0, x1 - x0))
-        return sub.from_pcyx(out)
-    return layout.from_pcyx(out)
+        return np.ascontiguousarray(sub.from_pcyx(out))
+    return np.ascontiguousarray(layout.from_pcyx(out))
 
 
 def predict_region(model: SRModel, image: Any, region: Any, **kw: Any) -> np.ndarray:

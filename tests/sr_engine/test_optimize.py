@@ -78,3 +78,16 @@ def test_engine_never_imports_torch():
         "sr_engine.bench, sr_engine.cli; assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_input_skip_moves_before_pixel_shuffle_exactly():
+    proto = live_espcn(1, 4)
+    optimized, notes = optimize_graph(proto)
+    assert any("input skip" in n for n in notes)
+    assert "Resize" not in [n.op_type for n in optimized.graph.node]
+    x = np.random.default_rng(1).random((2, 1, 17, 9), dtype=np.float32)
+    a = SRModel(proto, rewrite=False).run(x)
+    b = SRModel(proto).run(x)
+    np.testing.assert_allclose(a, b, atol=1e-5)
+    # with 3 channels the broadcast would be wrong: the rewrite must not fire
+    assert not any("input skip" in n for n in optimize_graph(live_espcn(3, 2))[1])
