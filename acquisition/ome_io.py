@@ -6,6 +6,7 @@ so a reader (or a resumed run) never sees half a file.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -102,8 +103,6 @@ def read_ome_tiff(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, Any]]:
     if m := re.search(r"<Description>(.*?)</Description>", xml, re.S):
         import html
 
-        try:
+        with contextlib.suppress(ValueError):
             info.update(json.loads(html.unescape(m.group(1))))
-        except ValueError:
-            pass
     return data, info
