@@ -133,5 +133,7 @@ def _skip_before_shuffle(graph: Any, inits: dict[str, Any]) -> list[str]:
             moved.CopyFrom(add)
             del graph.node[ia]
             graph.node.insert(idx, moved)
+        if consumers.get(rsz.output[0], 0) == 1:  # the Resize is dead now
+            graph.node.remove(rsz)
         notes.append(f"input skip added before DepthToSpace {out}")
     return notes
