@@ -402,7 +402,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
             check_channel(model.meta, self.rig.channel(), model.path.name)
         except (ChannelMismatchError, SrscopeError) as exc:
             self.show_message(f"model refused: {exc}")
-            self._label_sr()
+            self._show_no_model()
             return False
         self.model = model
         zoom_path = self.settings.zoom_model
@@ -429,13 +429,15 @@ class ViewerWindow(QtWidgets.QMainWindow):
         if self.last_frame is not None:
             self.frame_sr.submit(self.last_frame)
 
+    def _show_no_model(self) -> None:
+        self.model_combo.blockSignals(True)
+        self.model_combo.setCurrentText(NO_MODEL)
+        self.model_combo.blockSignals(False)
+        self._label_sr()
+
     def _on_model_choice(self, name: str) -> None:
         path = None if name == NO_MODEL else self.models.get(name)
-        ok = self.set_model(path)
-        if not ok:
-            self.model_combo.blockSignals(True)
-            self.model_combo.setCurrentText(NO_MODEL)
-            self.model_combo.blockSignals(False)
+        self.set_model(path)
 
     def add_model(self, path: Path, select: bool = False) -> str:
         """Offer ``path`` in the model list (named by its file or bundled name)."""
@@ -491,10 +493,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
             except ChannelMismatchError as exc:
                 self._stop_sr()
                 self.model = None
-                self.model_combo.blockSignals(True)
-                self.model_combo.setCurrentText(NO_MODEL)
-                self.model_combo.blockSignals(False)
-                self._label_sr()
+                self._show_no_model()
                 self.show_message(f"SR off: {exc}")
 
     def _on_exposure(self, ms: float) -> None:
