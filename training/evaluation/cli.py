@@ -105,7 +105,7 @@ def usaf_cmd(
     simulate: Annotated[
         bool, typer.Option(help="simulate 5x/0.15 LR and 20x/0.45 HR captures of the target")
     ] = False,
-    groups: Annotated[str, typer.Option(help="USAF groups drawn, e.g. 6-9")] = "6-9",
+    groups: Annotated[str, typer.Option(help="USAF groups drawn, e.g. 6-10")] = "6-10",
     out: Annotated[Path, typer.Option("--out", "-o", help="output folder")] = Path("usaf"),
 ) -> None:
     """USAF 1951 target: contrast per element, finest resolved element, edge FWHM (LR/SR/HR)."""

@@ -83,7 +83,7 @@ def run_usaf(
     scale: int = 4,
 ) -> tuple[UsafReport, list[tuple[str, bytes]]]:
     """Analyse LR (and SR, bicubic, HR) images of the target; returns report and figures."""
-    groups = groups or [6, 7, 8, 9]
+    groups = groups or [6, 7, 8, 9, 10]
     scale = model.meta.scale if model is not None else scale
     images: dict[str, tuple[np.ndarray, float]] = {}
     notes: list[str] = []
