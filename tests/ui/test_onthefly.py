@@ -1,0 +1,86 @@
+"""On-the-fly SR during acquisitions (acquisition.sr_hook) on the simulated rig."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+import useq
+import zarr
+
+from acquisition.sr_hook import SRFrameProcessor, place_tiles
+
+
+def _zarr_scale(group_path) -> list[float]:
+    attrs = json.loads((group_path / "zarr.json").read_text())["attributes"]
+    return attrs["ome"]["multiscales"][0]["datasets"][0]["coordinateTransformations"][0]["scale"]
+
+
+def test_scan_writes_sr_beside_raw_with_hr_pixel_size(rig, fitc_model, tmp_path):
+    scope, _ = rig
+    core = scope.core
+    lr_px = core.getPixelSizeUm()
+    seq = useq.MDASequence(grid_plan=useq.GridRowsColumns(rows=2, columns=2, overlap=10))
+    proc = SRFrameProcessor(
+        fitc_model, tmp_path / "sr.ome.zarr", mosaic_path=tmp_path / "sr_mosaic.ome.zarr"
+    )
+    with proc.attach(core):
+        core.mda.run(seq, output=str(tmp_path / "raw.ome.zarr"), overwrite=True)
+        assert proc.wait(60)
+    assert proc.error is None
+    assert proc.stats.frames_done == proc.stats.frames_in == 4
+    # every tile's SR is its own image: 4x the pixels, pixel size lr/4
+    groups = sorted(p for p in (tmp_path / "sr.ome.zarr").iterdir() if (p / "0").is_dir())
+    assert len(groups) == 4
+    assert _zarr_scale(groups[0])[-1] == pytest.approx(lr_px / 4)
+    sr0 = np.asarray(zarr.open_array(groups[0] / "0"))
+    raw0 = np.asarray(zarr.open_array(sorted((tmp_path / "raw.ome.zarr").glob("0000*"))[0] / "0"))
+    assert sr0.shape[-2:] == (4 * raw0.shape[-2], 4 * raw0.shape[-1])
+    np.testing.assert_array_equal(np.squeeze(sr0)[::4, ::4], np.squeeze(raw0))  # nearest model
+    # the SR mosaic: 2x2 tiles with 10 % overlap, at HR pixel size
+    h = 4 * raw0.shape[-1]
+    step = round(0.9 * h)
+    assert proc.mosaic.shape == (h + step, h + step)
+    assert _zarr_scale(tmp_path / "sr_mosaic.ome.zarr")[-1] == pytest.approx(lr_px / 4)
+    assert proc.stats.tail_s < 30
+
+
+def test_frame_processor_protocol(fitc_model, tmp_path):
+    from acquisition.models import FrameMeta
+
+    proc = SRFrameProcessor(
+        fitc_model, tmp_path / "sr.ome.zarr", mosaic_path=tmp_path / "mosaic.ome.zarr"
+    )
+    rng = np.random.default_rng(0)
+    for i, x in enumerate((0.0, 50.0)):
+        img = rng.integers(100, 4000, (32, 32), dtype=np.uint16)
+        meta = FrameMeta(1.3, (x, 0.0, 0.0), "5x/0.15", "FITC", 10.0, index=i)
+        sr = proc.process(img, meta)
+        np.testing.assert_array_equal(sr[::4, ::4], img)
+    proc.finish()
+    assert proc.mosaic.shape == (128, round(50 / 0.325) + 128)
+    assert (tmp_path / "sr.ome.zarr").is_dir()
+
+
+def test_sr_relay_never_blocks_the_producer(fitc_model, tmp_path):
+    proc = SRFrameProcessor(fitc_model, tmp_path / "sr.ome.zarr")
+    seq = useq.MDASequence(time_plan={"interval": 0, "loops": 20})
+    proc.sequenceStarted(seq, {"image_infos": [{"pixel_size_um": 1.3}]})
+    frame = np.full((256, 256), 500, np.uint16)
+    t0 = time.perf_counter()
+    for i in range(20):
+        proc.frameReady(frame, useq.MDAEvent(index={"t": i}), {})
+    enqueue_s = time.perf_counter() - t0
+    proc.sequenceFinished(seq)
+    assert proc.wait(60)
+    assert enqueue_s < 0.05  # the acquisition side only enqueues
+    assert proc.stats.frames_done == 20
+
+
+def test_place_tiles_feathers_without_seams():
+    tile = np.full((40, 40), 1000, np.uint16)
+    mosaic = place_tiles([(tile, (0.0, 0.0)), (tile, (30 * 1.0, 0.0))], 1.0)
+    assert mosaic.shape == (40, 70)
+    assert np.all(mosaic == 1000)
