@@ -1,7 +1,367 @@
-"""Subcommands of this part (filled in by the part's owner)."""
+"""``srscope snap | live | references | scan | acquire``: the acquisition commands.
+
+Each opens the simulated rig (``--sim``, the default) or a Micro-Manager config
+(``--config FILE``). Heavy imports stay inside the commands so ``--help`` is fast.
+
+Extension point for on-the-fly processing (super-resolution): ``scan`` and
+``acquire`` take ``--model``; :func:`processor_for` turns it into a
+:class:`acquisition.live.FrameProcessor`, which runs on a relay thread and never
+slows acquisition. Change only that function to plug in another processor.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+from srscope.errors import SrscopeError
+
+if TYPE_CHECKING:
+    from acquisition.live import FrameProcessor
+    from acquisition.microscope import Microscope
+
+SIM_HELP = "Use the simulated rig (default; ignored with --config)"
+CONFIG_HELP = "A Micro-Manager config file (real hardware, or a config with #py devices)"
+ROI_HELP = "Centred square camera ROI in pixels (default: full sensor)"
+
+
+def _open(
+    sim: bool,
+    config: Path | None,
+    roi: int | None = None,
+    specimen: str | None = None,
+    realtime: bool = True,
+) -> Microscope:
+    from acquisition.microscope import Microscope
+
+    if config is None and not sim:
+        raise SrscopeError("give --config FILE, or use the simulated rig (--sim)")
+    scope = Microscope.open(config)
+    try:
+        if scope.is_simulated:
+            scope.core.setProperty("Camera", "RealTime", "On" if realtime else "Off")
+            if specimen:
+                try:
+                    scope.core.setProperty("Camera", "Specimen", specimen)
+                except SrscopeError:
+                    raise
+                except Exception as exc:
+                    raise SrscopeError(f"bad specimen {specimen!r}: {exc}") from None
+        elif specimen:
+            raise SrscopeError("--specimen applies to the simulated rig only")
+        if roi:
+            scope.set_centered_roi(roi)
+    except BaseException:
+        scope.close()
+        raise
+    return scope
+
+
+def _floats(text: str | None, n: int, what: str) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    try:
+        vals = tuple(float(v) for v in text.replace(";", ",").split(","))
+    except ValueError:
+        raise SrscopeError(
+            f"{what} must be {n} numbers separated by commas, got {text!r}"
+        ) from None
+    if len(vals) != n:
+        raise SrscopeError(f"{what} must be {n} numbers separated by commas, got {text!r}")
+    return vals
+
+
+def _progress(description: str):
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=False,
+    )
+
+
+def processor_for(model: str | None, out: Path) -> FrameProcessor | None:
+    """The frame processor for ``--model`` (on-the-fly SR), or None without one.
+
+    Its outputs (an SR OME-Zarr and SR mosaic) go beside the raw data in ``out``.
+    """
+    if not model:
+        return None
+    from acquisition.sr_hook import SRFrameProcessor
+
+    base = out if out.suffix == "" else out.parent / out.name.split(".")[0]
+    return SRFrameProcessor(
+        model, Path(f"{base}_sr.ome.zarr"), mosaic_path=Path(f"{base}_sr_mosaic.ome.tif")
+    )
+
+
+class _ModelProcessor:
+    """Live SR of the newest frame with an sr_engine model (a FrameProcessor)."""
+
+    def __init__(self, model: str, threads: int | None) -> None:
+        from sr_engine.bundled import resolve_model
+        from sr_engine.model import SRModel
+
+        kwargs = {"threads": threads} if threads else {}
+        self.model = SRModel(resolve_model(model), **kwargs)
+
+    def process(self, image, metadata):
+        return self.model.predict(image, dtype="input")
+
+
+# ----------------------------------------------------------------------------- snap
+
+
+def snap(
+    out: Path = typer.Option(Path("snap.ome.tif"), "--out", "-o", help="OME-TIFF to write"),
+    objective: str = typer.Option(None, help="Objective preset or label, e.g. 5x or 20x/0.45"),
+    channel: str = typer.Option(None, help="Channel preset, e.g. DAPI"),
+    exposure: float = typer.Option(None, help="Exposure in ms"),
+    x: float = typer.Option(None, help="Stage x (µm)"),
+    y: float = typer.Option(None, help="Stage y (µm)"),
+    z: float = typer.Option(None, help="Focus z (µm)"),
+    roi: int = typer.Option(None, min=16, help=ROI_HELP),
+    specimen: str = typer.Option(None, help="Sim only: tissue, he, usaf1951 or an image path"),
+    sim: bool = typer.Option(True, "--sim/--no-sim", help=SIM_HELP),
+    config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
+) -> None:
+    """Take one image and write it as OME-TIFF with pixel size and stage position."""
+    from acquisition.ome_io import write_ome_tiff
+
+    with _open(sim, config, roi, specimen) as scope:
+        if x is not None or y is not None or z is not None:
+            scope.move_to(x, y, z)
+        frame = scope.snap(objective, channel, exposure)
+        write_ome_tiff(out, frame.image, frame.meta, name=out.name)
+    m = frame.meta
+    typer.echo(
+        f"{out}: {frame.image.shape[1]}x{frame.image.shape[0]} {frame.image.dtype}, "
+        f"{m.objective} {m.channel} {m.exposure_ms:g} ms, {m.pixel_size_um:g} µm/px, "
+        f"stage ({m.position_um[0]:.1f}, {m.position_um[1]:.1f}, {m.position_um[2]:.1f}) µm"
+    )
+
+
+# ----------------------------------------------------------------------------- live
+
+
+def live(
+    headless: bool = typer.Option(False, "--headless", help="No window: stream, print fps"),
+    frames: int = typer.Option(100, min=1, help="Frames to stream with --headless"),
+    objective: str = typer.Option(None, help="Objective preset to start with"),
+    channel: str = typer.Option(None, help="Channel preset to start with"),
+    exposure: float = typer.Option(None, help="Exposure in ms"),
+    roi: int = typer.Option(None, min=16, help=ROI_HELP),
+    realtime: bool = typer.Option(
+        True, "--realtime/--no-realtime", help="Sim only: frames take their exposure time"
+    ),
+    model: str = typer.Option(None, "--model", help="SR model (.onnx or bundled name)"),
+    zoom_model: str = typer.Option(None, help="Window only: full-quality model when zoomed"),
+    out: Path = typer.Option(Path("srscope_out"), "--out", help="Window only: output folder"),
+    screenshot: Path = typer.Option(None, help="Window only: PNG of the window"),
+    exit_after: float = typer.Option(None, min=0.0, help="Window only: close after SECONDS"),
+    threads: int = typer.Option(None, min=1, help="ONNX Runtime threads"),
+    sim: bool = typer.Option(True, "--sim/--no-sim", help=SIM_HELP),
+    config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
+) -> None:
+    """Live view (window), or --headless: stream N frames and print fps and drops."""
+    if not headless:
+        from sr_engine.bundled import resolve_model
+        from ui.app import run_viewer
+
+        if screenshot is not None and exit_after is None:
+            raise SrscopeError("--screenshot needs --exit-after SECONDS (when to take it)")
+        run_viewer(
+            config,
+            resolve_model(model) if model else None,
+            zoom_model=resolve_model(zoom_model) if zoom_model else None,
+            channel=channel,
+            objective=objective,
+            out_dir=out,
+            screenshot=screenshot,
+            exit_after=exit_after,
+            threads=threads,
+        )
+        return
+    processor = _ModelProcessor(model, threads) if model else None
+    with _open(sim, config, roi, realtime=realtime) as scope:
+        if objective:
+            scope.set_objective(objective)
+        if channel:
+            scope.set_channel(channel)
+        if exposure:
+            scope.set_exposure(exposure)
+        stream = scope.live(processor)
+        with stream:
+            got = stream.wait_frames(frames, timeout=max(30.0, frames * 2.0))
+            stats = stream.stats
+    line = (
+        f"frames={got} fps={stats.fps:.1f} display_drops={stats.display_dropped} "
+        f"camera_overflow={'yes' if stats.camera_overflowed else 'no'}"
+    )
+    if processor is not None:
+        line += f" processed={stats.processed} processor_drops={stats.processor_dropped}"
+    typer.echo(line)
+    if got < frames:
+        raise SrscopeError(f"the camera delivered only {got} of {frames} frames")
+
+
+# ----------------------------------------------------------------------------- references
+
+
+def references(
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for references.json + OME-TIFFs"),
+    n: int = typer.Option(8, min=1, help="Number of positions (random/grid)"),
+    area: str = typer.Option(
+        "-2000,-2000,2000,2000", help="Area for random/grid positions: x0,y0,x1,y1 (µm)"
+    ),
+    positions: str = typer.Option(None, help="Explicit positions 'x,y;x,y;...' (µm)"),
+    layout: str = typer.Option("random", help="random | grid"),
+    seed: int = typer.Option(0, help="Seed of random positions"),
+    channel: list[str] = typer.Option(["FITC"], "--channel", "-c", help="Channel (repeat)"),
+    hr: str = typer.Option(None, help="HR objective (default 20x)"),
+    lr: str = typer.Option(None, help="LR objective (default 5x)"),
+    no_lr: bool = typer.Option(False, "--no-lr", help="Capture HR images only"),
+    hr_exposure: float = typer.Option(50.0, help="HR exposure (ms)"),
+    lr_exposure: float = typer.Option(10.0, help="LR exposure (ms)"),
+    roi: int = typer.Option(None, min=16, help=ROI_HELP),
+    specimen: str = typer.Option(None, help="Sim only: tissue, he, usaf1951 or an image path"),
+    sim: bool = typer.Option(True, "--sim/--no-sim", help=SIM_HELP),
+    config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
+) -> None:
+    """Capture a reference set: HR and LR images of each channel at N stage positions."""
+    from acquisition.references import grid_positions, random_positions
+
+    if layout not in ("random", "grid"):
+        raise SrscopeError(f"--layout must be random or grid, got {layout!r}")
+    if positions:
+        pts = [_floats(p, 2, "a position") for p in positions.split(";") if p.strip()]
+        where = [(p[0], p[1]) for p in pts if p]
+    else:
+        box = _floats(area, 4, "--area")
+        assert box is not None
+        make = random_positions if layout == "random" else grid_positions
+        where = make((box[0], box[1], box[2], box[3]), n, seed=seed)
+    with _open(sim, config, roi, specimen, realtime=False) as scope, _progress("refs") as bar:
+        task = bar.add_task("references", total=len(where))
+        refs = scope.references(
+            out,
+            where,
+            channels=channel,
+            hr_objective=hr,
+            lr_objective=None if no_lr else (lr or "default"),
+            hr_exposure_ms=hr_exposure,
+            lr_exposure_ms=lr_exposure,
+            progress=lambda i, total: bar.update(task, completed=i),
+        )
+    typer.echo(f"{out}: {len(refs.entries)} entries, scale {refs.scale}, channels {refs.channels}")
+
+
+# ----------------------------------------------------------------------------- scan
+
+
+def scan(
+    out: Path = typer.Option(..., "--out", "-o", help="Scan folder (tiles, journal, mosaic)"),
+    area: str = typer.Option(None, help="Slide area x0,y0,x1,y1 (µm)"),
+    center: str = typer.Option(None, help="Grid centre x,y (µm) with --rows/--cols"),
+    rows: int = typer.Option(3, min=1, help="Grid rows (centre grid, or per well)"),
+    cols: int = typer.Option(3, min=1, help="Grid columns (centre grid, or per well)"),
+    plate: str = typer.Option(None, help="Plate type, e.g. 96-well (with --wells)"),
+    wells: str = typer.Option(None, help="Wells, e.g. A1,A2,B1"),
+    a1: str = typer.Option("0,0", help="Stage x,y of well A1's centre (µm)"),
+    channel: list[str] = typer.Option(["DAPI"], "--channel", "-c", help="Channel (repeat)"),
+    objective: str = typer.Option(None, help="Objective (default: the LR objective, 5x)"),
+    exposure: float = typer.Option(10.0, help="Exposure (ms)"),
+    overlap: float = typer.Option(0.1, min=0.0, max=0.8, help="Tile overlap fraction"),
+    resume: bool = typer.Option(False, "--resume", help="Complete the scan already in --out"),
+    model: str = typer.Option(None, "--model", help="On-the-fly SR model (.onnx or bundled)"),
+    roi: int = typer.Option(None, min=16, help=ROI_HELP),
+    specimen: str = typer.Option(None, help="Sim only: tissue, he, usaf1951 or an image path"),
+    sim: bool = typer.Option(True, "--sim/--no-sim", help=SIM_HELP),
+    config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
+) -> None:
+    """Tile scan of a slide area or plate wells at the LR objective: OME-Zarr + mosaic."""
+    from acquisition.scan import ScanPlan
+
+    plan = None
+    if not resume:
+        if area is None and center is None and plate is None:
+            center = "0,0"
+        try:
+            plan = ScanPlan(
+                area_um=_floats(area, 4, "--area"),
+                center_um=_floats(center, 2, "--center"),
+                rows=rows,
+                columns=cols,
+                plate=plate,
+                wells=[w for w in (wells or "").split(",") if w.strip()],
+                a1_center_um=_floats(a1, 2, "--a1"),
+                channels=channel,
+                objective=objective,
+                exposure_ms=exposure,
+                overlap=overlap,
+            )
+        except ValueError as exc:
+            if isinstance(exc, SrscopeError):
+                raise
+            first = exc.errors()[0]["msg"] if hasattr(exc, "errors") else str(exc)
+            raise SrscopeError(f"bad scan plan: {first}") from None
+    processor = processor_for(model, out / "sr") if model else None
+    with _open(sim, config, roi, specimen, realtime=False) as scope, _progress("scan") as bar:
+        task = bar.add_task("tiles", total=None)
+        result = scope.scan(
+            plan,
+            out,
+            resume=resume,
+            processor=processor,
+            progress=lambda i, total: bar.update(task, completed=i, total=total),
+        )
+    mosaics = ", ".join(result.mosaics.values())
+    typer.echo(
+        f"{out}: {result.tiles_captured}/{result.tiles_total} tiles in {result.seconds:.1f} s; "
+        f"mosaic {mosaics}"
+    )
+
+
+# ----------------------------------------------------------------------------- acquire
+
+
+def acquire(
+    sequence: Path = typer.Argument(..., help="useq-schema MDASequence (YAML or JSON)"),
+    out: Path = typer.Option(
+        Path("acquisition.ome.zarr"), "--out", "-o", help=".ome.zarr or .ome.tif output"
+    ),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output"),
+    model: str = typer.Option(None, "--model", help="On-the-fly SR model (.onnx or bundled)"),
+    roi: int = typer.Option(None, min=16, help=ROI_HELP),
+    specimen: str = typer.Option(None, help="Sim only: tissue, he, usaf1951 or an image path"),
+    sim: bool = typer.Option(True, "--sim/--no-sim", help=SIM_HELP),
+    config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
+) -> None:
+    """Run any useq-schema sequence headless and write OME-Zarr / OME-TIFF."""
+    from acquisition.sequence import _count, load_sequence
+
+    seq = load_sequence(sequence)  # bad files fail before the rig is opened
+    processor = processor_for(model, out) if model else None
+    with _open(sim, config, roi, specimen, realtime=False) as scope, _progress("acquire") as bar:
+        task = bar.add_task("frames", total=_count(seq))
+        path = scope.acquire(
+            seq,
+            out,
+            overwrite=overwrite,
+            processor=processor,
+            progress=lambda i, total: bar.update(task, completed=i),
+        )
+    typer.echo(f"{path}: {_count(seq)} frames")
 
 
 def register(app: typer.Typer) -> None:
     """Add this part's subcommands to the ``srscope`` app."""
+    for fn in (snap, live, references, scan, acquire):
+        app.command(fn.__name__)(fn)

@@ -43,6 +43,10 @@ class FrameProcessor(Protocol):
     def process(self, image: np.ndarray, metadata: FrameMeta) -> np.ndarray | None: ...
 
 
+# A processor may also define ``finish()``: called once after the last frame of a
+# scan or sequence (close its writers). Live streams never call it.
+
+
 class LatestSlot:
     """A one-item mailbox where the newest item wins; overwritten items count as drops."""
 
@@ -162,7 +166,11 @@ class ProcessorRelay:
         return self._latest
 
     def stop(self, drain: bool = False, timeout: float = 60.0) -> None:
-        """Stop the relay; with ``drain`` process what is queued first."""
+        """Stop the relay; with ``drain`` process what is queued first.
+
+        After a drain, the processor's optional ``finish()`` is called (close
+        its outputs, write its mosaic): the end of the acquisition.
+        """
         if self._thread is None:
             return
         if drain:
@@ -176,12 +184,19 @@ class ProcessorRelay:
         self._slot.wake()
         self._thread.join(timeout)
         self._thread = None
+        finish = getattr(self.processor, "finish", None)
+        if drain and callable(finish):
+            try:
+                finish()
+            except Exception:
+                self.errors += 1
+                logger.exception("frame processor failed to finish")
 
 
 @dataclass(frozen=True)
 class LiveStats:
     frames: int
-    elapsed_s: float
+    elapsed_s: float  # first frame to last frame
     display_dropped: int
     processed: int
     processor_dropped: int
@@ -189,7 +204,8 @@ class LiveStats:
 
     @property
     def fps(self) -> float:
-        return self.frames / self.elapsed_s if self.elapsed_s > 0 else 0.0
+        """Frame rate from the first to the last frame (start-up excluded)."""
+        return (self.frames - 1) / self.elapsed_s if self.frames > 1 and self.elapsed_s > 0 else 0.0
 
 
 class LiveStream:
@@ -245,7 +261,7 @@ class LiveStream:
         except Exception as exc:
             self._running.clear()
             raise SrscopeError(f"cannot start live: {' '.join(str(exc).split())}") from None
-        self._t0 = self._t1 = time.perf_counter()
+        self._t0 = self._t1 = 0.0
         for target, name in (
             (self._pump, "srscope-live-pump"),
             (self._emit, "srscope-live-display"),
@@ -305,10 +321,9 @@ class LiveStream:
 
     @property
     def stats(self) -> LiveStats:
-        end = time.perf_counter() if self._running.is_set() else self._t1
         return LiveStats(
             frames=self._frames,
-            elapsed_s=max(0.0, end - self._t0),
+            elapsed_s=max(0.0, self._t1 - self._t0) if self._frames else 0.0,
             display_dropped=self._display.dropped,
             processed=self.relay.done if self.relay else 0,
             processor_dropped=self.relay.dropped if self.relay else 0,
@@ -351,14 +366,15 @@ class LiveStream:
             frame = Frame(image, meta)
             with self._latest_lock:
                 self._latest = frame
-            self._frames += 1
             self._t1 = time.perf_counter()
+            if self._frames == 0:
+                self._t0 = self._t1
+            self._frames += 1
             self._display.put(frame)
             if self.relay:
                 self.relay.submit(image, meta)
             if core.isBufferOverflowed():
                 self._overflowed = True
-        self._t1 = time.perf_counter()
 
     def _emit(self) -> None:
         while self._running.is_set():

@@ -405,10 +405,8 @@ class SimCamera(_WorldMember, CameraDevice):
             level = make_level(
                 specimen, objective, channel, _defocus_bin(defocus, objective, channel), cam
             )
-            electrons = level.crop(y0, x0, h, w)
-            electrons *= np.float32(
-                self._flux * self._exposure * collection_factor(objective, channel.kind)
-            )
+            scale = self._flux * self._exposure * collection_factor(objective, channel.kind)
+            electrons = level.crop(y0, x0, h, w, scale)
         else:
             electrons = np.zeros((h, w), dtype=np.float32)
         expose(electrons, cam, out, self._noise if self._noise_on else None)

@@ -44,8 +44,8 @@ class Level:
     k: int  # samples per camera pixel
     origin_um: tuple[float, float]  # stage (y, x) of the tile's top-left corner
 
-    def crop(self, y_um: float, x_um: float, h: int, w: int) -> np.ndarray:
-        """Camera pixels whose first pixel centre is at stage (y_um, x_um); float32 copy."""
+    def crop(self, y_um: float, x_um: float, h: int, w: int, scale: float = 1.0) -> np.ndarray:
+        """Camera pixels whose first pixel centre is at stage (y_um, x_um), times ``scale``."""
         jy = round((y_um - self.origin_um[0]) / self.step_um - 0.5)
         jx = round((x_um - self.origin_um[1]) / self.step_um - 0.5)
         out = np.empty((h, w), dtype=np.float32)
@@ -53,10 +53,11 @@ class Level:
         for oy0, oy1, sy in _segments(jy, h, self.k, py):
             for ox0, ox1, sx in _segments(jx, w, self.k, px):
                 ny, nx = oy1 - oy0, ox1 - ox0
-                out[oy0:oy1, ox0:ox1] = self.period[
+                src = self.period[
                     sy : sy + self.k * (ny - 1) + 1 : self.k,
                     sx : sx + self.k * (nx - 1) + 1 : self.k,
                 ]
+                np.multiply(src, np.float32(scale), out=out[oy0:oy1, ox0:ox1])
         return out
 
 
@@ -164,18 +165,18 @@ def expose(
     """Photo-electrons (float32, modified in place) to camera counts in ``out``.
 
     Shot noise (Gaussian approximation of Poisson, variance = mean) and read
-    noise, full-well clipping, conversion gain, offset, and the ADC range.
+    noise, full-well clipping, conversion gain, offset, and the ADC range; in
+    as few passes over the frame as numpy allows (this is the hot loop).
     """
     if noise is not None:
-        sd = electrons + np.float32(camera.read_noise_e**2)
+        sd = np.add(electrons, np.float32(camera.read_noise_e**2))
         np.sqrt(sd, out=sd)
         sd *= noise.draw(electrons.size).reshape(electrons.shape)
         if noise.sign() < 0:
             electrons -= sd
         else:
             electrons += sd
-    np.minimum(electrons, np.float32(camera.full_well_e), out=electrons)
     electrons *= np.float32(1.0 / camera.gain_e_per_adu)
     electrons += np.float32(camera.offset_adu + 0.5)  # + 0.5: round on the cast below
-    np.clip(electrons, 0.0, np.float32(camera.max_adu), out=electrons)
-    out[...] = electrons
+    top = min(camera.max_adu, camera.full_well_e / camera.gain_e_per_adu + camera.offset_adu)
+    np.clip(electrons, np.float32(0.0), np.float32(top), out=out, casting="unsafe")
