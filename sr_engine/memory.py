@@ -13,18 +13,25 @@ SAFETY = 2.5
 
 
 def estimate_bytes_per_lr_pixel(model_bytes: bytes, n_channels: int) -> float:
-    """Largest (inputs + outputs) activation footprint of any node, per LR pixel."""
+    """Largest (inputs + outputs) activation footprint of any node, per LR pixel.
+
+    Every graph input gets N=1 and a 64×64 LR size (its channel count is kept,
+    or ``n_channels`` when symbolic).
+    """
     import onnx
     from onnx import shape_inference
 
     model = onnx.load_model_from_string(model_bytes)
     graph = model.graph
     init = {t.name for t in graph.initializer}
-    inp = next(i for i in graph.input if i.name not in init)
-    dims = inp.type.tensor_type.shape.dim
-    for d, v in zip(dims, (1, n_channels, _PROBE, _PROBE), strict=True):
-        d.ClearField("dim_param")
-        d.dim_value = v
+    for inp in graph.input:
+        if inp.name in init:
+            continue
+        for k, d in enumerate(inp.type.tensor_type.shape.dim):
+            if d.HasField("dim_value"):
+                continue
+            d.ClearField("dim_param")
+            d.dim_value = {0: 1, 1: n_channels}.get(k, _PROBE)
     try:
         inferred = shape_inference.infer_shapes(model, data_prop=True)
     except Exception as exc:  # pragma: no cover - exotic graphs

@@ -47,6 +47,7 @@ class SRModel:
         memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB,
         receptive_field: int | None = None,
         rewrite: bool = True,
+        split: bool = True,
     ) -> None:
 
         self.source, proto = _load_proto(model)
@@ -66,6 +67,10 @@ class SRModel:
         self.session = _make_session(run_bytes, providers, threads, optimization)
         self.input_name = self.session.get_inputs()[0].name
         self.output_name = self.session.get_outputs()[0].name
+        self._run_bytes = run_bytes
+        self._split = None
+        if split:
+            self._split = _make_split(run_bytes, self, providers, threads, optimization)
         self._rf = receptive_field if receptive_field is not None else self.meta.receptive_field
         self._bytes_per_px: float | None = None
         self._lock = threading.Lock()
@@ -100,12 +105,25 @@ class SRModel:
         if self._bytes_per_px is None:
             from sr_engine.memory import estimate_bytes_per_lr_pixel
 
-            self._bytes_per_px = estimate_bytes_per_lr_pixel(self._proto_bytes, self.n_channels)
+            if self._split is not None:
+                # trunk activations + the kept features + the HR output buffer
+                trunk = estimate_bytes_per_lr_pixel(self._split.trunk_bytes, self.n_channels)
+                extra = 4 * (self._split.graphs.n_features + self.n_channels * self.scale**2)
+                self._bytes_per_px = trunk + extra
+            else:
+                self._bytes_per_px = estimate_bytes_per_lr_pixel(self._run_bytes, self.n_channels)
         return self._bytes_per_px
+
+    @property
+    def split(self) -> bool:
+        """Whether the upsampling tail runs in sub-windows (see :mod:`sr_engine.split`)."""
+        return self._split is not None
 
     def auto_tile(self, batch: int = 1, budget_mb: float | None = None) -> int:
         """Largest tile side (incl. overlap) whose working memory fits the budget."""
         budget = (budget_mb or self.memory_budget_mb) * 2**20
+        if self._split is not None:
+            budget = max(budget - self._split.tail_bytes, budget / 4)
         side = int((budget / (self.bytes_per_lr_pixel * max(1, batch))) ** 0.5)
         side = max(side // 16 * 16, 2 * self.receptive_field + 16)
         return min(side, 2048)
@@ -114,6 +132,8 @@ class SRModel:
     def run(self, batch: np.ndarray) -> np.ndarray:
         """Raw model call on a normalised float32 ``(N, C, H, W)`` batch."""
         batch = np.ascontiguousarray(batch, dtype=np.float32)
+        if self._split is not None:
+            return self._split.run(batch)
         return self.session.run([self.output_name], {self.input_name: batch})[0]
 
     def predict(self, image: np.ndarray, **kw: Any) -> np.ndarray:
@@ -173,6 +193,49 @@ class SRModel:
             f"SRModel({self.source!r}, scale={self.scale}, channels={self.meta.channels}, "
             f"providers={self.providers})"
         )
+
+
+def _make_split(
+    run_bytes: bytes,
+    model: SRModel,
+    providers: list[str] | None,
+    threads: int | None,
+    optimization: Optimization,
+) -> Any:
+    """A split runner when the graph's HR tail dominates its memory, else None."""
+    import onnx
+
+    from sr_engine.memory import estimate_bytes_per_lr_pixel
+    from sr_engine.split import SPLIT_MIN_BYTES, SplitRunner, split_graph
+
+    whole = estimate_bytes_per_lr_pixel(run_bytes, model.n_channels)
+    if whole < SPLIT_MIN_BYTES:
+        return None
+    graphs = split_graph(onnx.load_model_from_string(run_bytes))
+    if graphs is None:
+        return None
+    trunk_bytes = graphs.trunk.SerializeToString()
+    tail_bytes = graphs.tail.SerializeToString()
+    runner = SplitRunner(
+        _make_session(trunk_bytes, providers, threads, optimization),
+        _make_session(tail_bytes, providers, threads, optimization),
+        graphs,
+        model.scale,
+    )
+    runner.trunk_bytes = trunk_bytes
+    runner.configure(
+        estimate_bytes_per_lr_pixel(tail_bytes, model.n_channels),
+        model.memory_budget_mb * 2**20,
+        model.n_channels,
+    )
+    logger.debug(
+        "%s: tail split at %s (tail windows %d + %d px)",
+        model.source,
+        graphs.features,
+        runner.tail_core,
+        runner.tail_overlap,
+    )
+    return runner
 
 
 def _load_proto(model: Any) -> tuple[str, Any]:

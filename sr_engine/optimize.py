@@ -68,6 +68,9 @@ def optimize_graph(model: Any) -> tuple[Any, list[str]]:
             graph.node.insert(idx, moved)
         notes.append(f"{act.op_type} moved before DepthToSpace {dst}")
     notes += _skip_before_shuffle(graph, inits)
+    used = {i for n in graph.node for i in n.input}
+    for t in [t for t in graph.initializer if t.name not in used]:
+        graph.initializer.remove(t)
     del graph.value_info[:]  # shapes changed for the swapped intermediates
     return model, notes
 

@@ -91,3 +91,29 @@ def test_input_skip_moves_before_pixel_shuffle_exactly():
     np.testing.assert_allclose(a, b, atol=1e-5)
     # with 3 channels the broadcast would be wrong: the rewrite must not fire
     assert not any("input skip" in n for n in optimize_graph(live_espcn(3, 2))[1])
+
+
+def test_split_tail_runs_the_same_function_in_sub_windows():
+    from sr_engine.split import split_graph, tail_windows
+
+    proto = paper_generator(blocks=2)
+    whole = SRModel(proto, split=False)
+    split = SRModel(proto, split=True)
+    assert split.split and not whole.split
+    assert split.bytes_per_lr_pixel < whole.bytes_per_lr_pixel / 4  # why we split
+    split._split.tail_core = 16  # force many tail windows on a small input
+    assert split._split.tail_overlap >= 3  # three convs of the tail: 1 LR px each
+    x = np.random.default_rng(2).random((2, 1, 45, 37), dtype=np.float32)
+    np.testing.assert_allclose(split.run(x), whole.run(x), atol=1e-5)
+    graphs = split_graph(optimize_graph(proto)[0])
+    assert graphs is not None and graphs.n_features == 64 and graphs.tail_uses_input
+    ops = {n.op_type for n in graphs.tail.graph.node}
+    assert "DepthToSpace" in ops and "BatchNormalization" not in ops
+    assert tail_windows(10, 4, 2) == [(0, 6, 0, 4), (2, 10, 4, 8), (6, 10, 8, 10)]
+
+
+def test_models_without_pixel_shuffle_or_small_memory_are_not_split():
+    from sr_engine.testing import nearest_model
+
+    assert not SRModel(nearest_model(2, 1, n_conv=2)).split
+    assert not SRModel(live_espcn()).split
