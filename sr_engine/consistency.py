@@ -62,6 +62,9 @@ class ConsistencyMap:
 
         ``rms_z`` ≈ 1 means the calibrated noise explains the residual; much more
         than 1 everywhere means the record does not fit this rig (recalibrate).
+        An SR computed from this very LR frame carries part of its noise, so
+        values somewhat below 1 are normal (the flagged fraction then errs on
+        the side of fewer alarms).
         """
         z = self.z
         return {

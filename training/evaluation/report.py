@@ -251,7 +251,8 @@ def write_report(
         "SBP: field area / (resolution/2)². "
         "Consistency: SR degraded with the calibrated record vs the real LR frame, in units of the "
         "calibrated noise; fraction of LR pixels with |z| above the threshold, and rms z (≈1 when "
-        "the record explains the residual).</p>",
+        "the record explains the residual; below 1 is normal, since the SR was made from this LR "
+        "frame and carries part of its noise).</p>",
         _img(pngs[-1][1], "resolution"),
         "<h2>Image panels</h2>",
         *(_img(data, name) for name, data in pngs[1:-1]),
