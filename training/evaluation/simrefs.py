@@ -175,6 +175,8 @@ def _main(argv: list[str]) -> int:
     p.add_argument("--positions", type=int, default=4)
     p.add_argument("--hr-shape", type=int, default=512)
     p.add_argument("--lr-shape", type=int, default=256)
+    p.add_argument("--wavelength-um", type=float, default=0.52)
+    p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
     data = np.asarray(tifffile.imread(a.image), dtype=np.float64)
     if data.ndim == 3:
@@ -187,6 +189,8 @@ def _main(argv: list[str]) -> int:
         positions=a.positions,
         hr_shape=a.hr_shape,
         lr_shape=a.lr_shape,
+        wavelength_um=a.wavelength_um,
+        seed=a.seed,
     )
     print(f"{len(refs.entries)} simulated pairs in {a.out}")
     return 0
