@@ -203,7 +203,7 @@ def run_viewer(
     from ui.live import MicroscopeStream
     from ui.viewer import ViewerSettings, ViewerWindow
 
-    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    _app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])  # keep alive
     scope, rig = prepare_rig(config, model, channel, objective)
     core = scope.core
     window_ref: list[Any] = []
@@ -220,6 +220,9 @@ def run_viewer(
         )
         window_ref.append(window)
         window.show()
+        # a local loop, not app.exec()/quit(): the app may be shared (scripts, tests)
+        loop = QtCore.QEventLoop()
+        window.closed.connect(loop.quit)
         if exit_after is not None:
 
             def finish() -> None:
@@ -227,11 +230,11 @@ def run_viewer(
                     path = window.screenshot(screenshot)
                     logger.info("screenshot written to %s", path)
                 window.close()
-                app.quit()
 
             QtCore.QTimer.singleShot(int(exit_after * 1000), finish)
-        app.exec()
+        loop.exec()
         window.shutdown()
+        window.deleteLater()
     finally:
         scope.close()
     return 0

@@ -1,8 +1,8 @@
-"""``srscope demo`` and the viewer of ``srscope live``.
+"""``srscope demo``.
 
-``live`` is registered here only when the acquisition part has not registered
-its own (headless) ``live``; the GUI itself is :func:`ui.app.run_viewer` either
-way. Heavy imports (Qt, onnxruntime) stay inside the commands.
+``srscope live`` is registered by the acquisition part (its ``--headless``
+path); without ``--headless`` it opens this part's window,
+:func:`ui.app.run_viewer`. Heavy imports (Qt, onnxruntime) stay inside.
 """
 
 from __future__ import annotations
@@ -62,47 +62,6 @@ def demo(
         run_viewer(None, path, out_dir=out / "viewer", threads=threads)
 
 
-def live(
-    sim: bool = typer.Option(True, "--sim/--no-sim", help="Use the simulated rig (default)"),
-    config: Path = typer.Option(None, "--config", help="A Micro-Manager config file"),
-    model: str = typer.Option(None, "--model", help="Live SR model: .onnx file or bundled name"),
-    zoom_model: str = typer.Option(
-        None, help="Full-quality model for the visible region when zoomed in (default: --model)"
-    ),
-    channel: str = typer.Option(None, help="Channel preset to start with"),
-    objective: str = typer.Option(None, help="Objective preset to start with"),
-    out: Path = typer.Option(Path("srscope_out"), "--out", help="Folder for snaps, scans, refs"),
-    screenshot: Path = typer.Option(None, help="Write a PNG of the window (with --exit-after)"),
-    exit_after: float = typer.Option(None, min=0.0, help="Close the window after SECONDS"),
-    headless: bool = typer.Option(False, "--headless", help="No window: stream and print fps"),
-    frames: int = typer.Option(100, min=1, help="Frames to stream with --headless"),
-    threads: int = typer.Option(None, min=1, help="ONNX Runtime threads"),
-) -> None:
-    """Live LR beside its SR in a window (or --headless: stream frames and print fps)."""
-    from sr_engine.bundled import resolve_model
-
-    if headless:
-        from ui.headless import run_headless
-
-        run_headless(config, frames, resolve_model(model) if model else None)
-        return
-    if screenshot is not None and exit_after is None:
-        raise SrscopeError("--screenshot needs --exit-after SECONDS (when to take it)")
-    from ui.app import run_viewer
-
-    run_viewer(
-        config if not sim or config is not None else None,
-        resolve_model(model) if model else None,
-        zoom_model=resolve_model(zoom_model) if zoom_model else None,
-        channel=channel,
-        objective=objective,
-        out_dir=out,
-        screenshot=screenshot,
-        exit_after=exit_after,
-        threads=threads,
-    )
-
-
 def _first_error(exc: ValueError) -> str:
     errors = getattr(exc, "errors", None)
     if callable(errors):
@@ -112,8 +71,5 @@ def _first_error(exc: ValueError) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``demo`` (and ``live`` unless the acquisition part registered one)."""
+    """Add ``demo`` (``live`` is the acquisition part's command; its window is ours)."""
     app.command("demo")(demo)
-    taken = {c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands}
-    if "live" not in taken:
-        app.command("live")(live)

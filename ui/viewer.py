@@ -55,6 +55,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
     """Live LR | SR viewer for one rig."""
 
     status_changed = QtCore.Signal(str)
+    closed = QtCore.Signal()
 
     def __init__(
         self,
@@ -607,6 +608,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         self.shutdown()
         super().closeEvent(event)
+        self.closed.emit()
 
     def shutdown(self) -> None:
         keep_none_alive()
