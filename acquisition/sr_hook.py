@@ -15,6 +15,7 @@ or driven by the acquisition facade's frame-processor hook.
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
@@ -61,6 +62,21 @@ class SRRunStats:
         }
 
 
+def default_threads() -> int:
+    """ORT threads for SR beside an acquisition: leave one core to the acquisition."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+def lower_thread_priority(nice: int = 10) -> None:
+    """Make the calling thread yield the CPU to acquisition (Linux: per-thread nice)."""
+    if not hasattr(os, "setpriority"):
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+    except OSError as exc:  # not permitted: SR still runs, at normal priority
+        logger.debug("cannot lower SR thread priority: %s", exc)
+
+
 def _open_model(model: Any, threads: int | None) -> Any:
     from sr_engine.model import SRModel
 
@@ -80,6 +96,9 @@ class SRFrameProcessor:
     no mosaic). ``max_queue`` bounds memory: when SR falls that far behind,
     ``frameReady`` blocks the producer rather than exhausting memory (never
     reached when SR is faster than the camera, the case this is built for).
+    SR runs with one core fewer than the machine has (``threads``) on a thread
+    of lowered priority (``nice``), so the acquisition keeps its pace and SR
+    catches up afterwards.
     """
 
     def __init__(
@@ -92,8 +111,11 @@ class SRFrameProcessor:
         max_queue: int = 256,
         overwrite: bool = True,
         keep_tiles: bool = True,
+        nice: int | None = 10,
     ) -> None:
-        self.model = _open_model(model, threads)
+        self.model = _open_model(model, default_threads() if threads is None else threads)
+        self.nice = nice
+        self._niced: set[int] = set()
         self.out_path = Path(out_path)
         self.mosaic_path = Path(mosaic_path) if mosaic_path is not None else None
         self.overwrite = overwrite
@@ -152,6 +174,7 @@ class SRFrameProcessor:
         For the acquisition part's processor relay, which already runs off the
         acquisition thread. Call :meth:`finish` after the last frame.
         """
+        self._background()
         px = getattr(metadata, "pixel_size_um", None)
         if self._lr_pixel_um is None and px:
             self._lr_pixel_um = float(px)
@@ -197,7 +220,15 @@ class SRFrameProcessor:
         return ok
 
     # -- relay thread ------------------------------------------------------
+    def _background(self) -> None:
+        """Lower the priority of the thread doing SR (once per thread)."""
+        tid = threading.get_native_id()
+        if self.nice and tid not in self._niced:
+            lower_thread_priority(self.nice)
+            self._niced.add(tid)
+
     def _run(self, sequence: Any, info: dict) -> None:
+        self._background()
         try:
             while True:
                 item = self._queue.get()
