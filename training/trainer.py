@@ -91,6 +91,17 @@ def patch_metrics(hr: np.ndarray, pred: np.ndarray) -> tuple[float, float]:
     return float(np.mean(ps)), float(np.mean(ss))
 
 
+def _tensorboard(folder: Path) -> Any:
+    """A TensorBoard writer when the ``tensorboard`` package is installed, else None."""
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is None:
+        return None
+    from torch.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(str(folder / "tensorboard"))
+
+
 class Trainer:
     """One training run in ``workdir`` (checkpoint.pt, best.pt, log.csv, config.json)."""
 
@@ -292,6 +303,8 @@ class Trainer:
             raise
         finally:
             log.close()
+            if self._tb is not None:
+                self._tb.close()
         return self.result()
 
     def _end_epoch(self, last: dict[str, Any], log: Any, seconds: float) -> None:
@@ -347,6 +360,7 @@ class Trainer:
         new = not path.exists()
         fh = path.open("a", newline="")
         writer = csv.DictWriter(fh, fieldnames=LOG_FIELDS, extrasaction="ignore")
+        self._tb = _tensorboard(self.workdir)
         if new:
             writer.writeheader()
         fh.writer = writer  # type: ignore[attr-defined]
@@ -362,6 +376,10 @@ class Trainer:
         )
         log.writer.writerow(full)
         log.flush()
+        if self._tb is not None:
+            for k, v in full.items():
+                if isinstance(v, float) and math.isfinite(v):
+                    self._tb.add_scalar(k, v, self.iteration)
         self.history.append({k: v for k, v in full.items() if v != ""})
 
     @staticmethod
