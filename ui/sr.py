@@ -90,7 +90,8 @@ class FrameSR:
         from sr_engine.live import LiveProcessor
 
         self.model = model
-        self.results: LatestSlot[tuple[tuple[int, int], np.ndarray]] = LatestSlot()
+        # (the LR frame, its SR): the pair also feeds the consistency map
+        self.results: LatestSlot[tuple[np.ndarray, np.ndarray]] = LatestSlot()
         self.errors: LatestSlot[str] = LatestSlot()
         self.processor = LiveProcessor(model.model)
         self.processor.frameReady.connect(self._on_ready)
@@ -101,7 +102,7 @@ class FrameSR:
         self.results.put((info.meta, sr))
 
     def submit(self, frame: np.ndarray) -> None:
-        self.processor.push(frame, meta=frame.shape[:2])
+        self.processor.push(frame, meta=frame)
 
     def stats(self) -> dict[str, float]:
         s = self.processor.stats()
@@ -129,6 +130,41 @@ class ViewportSR:
 
     def submit(self, frame: np.ndarray, region: Region) -> None:
         self.worker.submit((frame, region))
+
+    def stop(self) -> None:
+        self.worker.stop()
+
+
+class ConsistencyOverlay:
+    """Where the SR disagrees with the LR frame: the engine's z-score map, as RGBA.
+
+    Needs the model's degradation record (``srscope.degradation``); computed on
+    its own newest-wins worker so the GUI thread never waits for it.
+    """
+
+    def __init__(self, model: LoadedModel, threshold: float = 3.0) -> None:
+        if model.meta.degradation is None:
+            raise SrscopeError(f"{model.name} carries no degradation record: no consistency map")
+        self.record = model.meta.degradation
+        self.threshold = threshold
+        self.flagged_fraction = 0.0
+        self.worker: OneSlotWorker[tuple[np.ndarray, np.ndarray], np.ndarray] = OneSlotWorker(
+            self._rgba, name="srscope-consistency"
+        )
+
+    def _rgba(self, pair: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        from sr_engine.consistency import consistency_map
+
+        lr, sr = pair
+        cmap = consistency_map(sr, lr, self.record, threshold=self.threshold)
+        flagged = cmap.flagged
+        self.flagged_fraction = float(flagged.mean())
+        rgba = np.zeros((*flagged.shape, 4), np.uint8)
+        rgba[flagged] = (255, 40, 40, 255)
+        return rgba
+
+    def submit(self, lr: np.ndarray, sr: np.ndarray) -> None:
+        self.worker.submit((lr, sr))
 
     def stop(self) -> None:
         self.worker.stop()

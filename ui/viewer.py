@@ -24,7 +24,14 @@ from ui.panes import ImagePane, link
 from ui.rig import RigControl
 from ui.save import save_snapshot
 from ui.slots import RateMeter
-from ui.sr import ChannelMismatchError, FrameSR, LoadedModel, ViewportSR, check_channel
+from ui.sr import (
+    ChannelMismatchError,
+    ConsistencyOverlay,
+    FrameSR,
+    LoadedModel,
+    ViewportSR,
+    check_channel,
+)
 from ui.tasks import Task, TaskContext
 
 NO_MODEL = "(none: upsampled frame)"
@@ -75,6 +82,8 @@ class ViewerWindow(QtWidgets.QMainWindow):
         self.model: LoadedModel | None = None
         self.zoom_model: LoadedModel | None = None
         self.frame_sr: FrameSR | None = None
+        self.consistency: ConsistencyOverlay | None = None
+        self.overlays_shown = 0
         self.viewport_sr: ViewportSR | None = None
         self.display_rate = RateMeter()
         self.sr_display_rate = RateMeter()
@@ -188,6 +197,11 @@ class ViewerWindow(QtWidgets.QMainWindow):
         self.viewport_check = QtWidgets.QCheckBox("Full model on the visible region when zoomed in")
         self.viewport_check.setChecked(self.settings.viewport_sr)
         self.auto_contrast = QtWidgets.QCheckBox("Auto contrast every frame")
+        self.consistency_check = QtWidgets.QCheckBox("Consistency overlay: red where |z| > 3")
+        self.consistency_check.setToolTip(
+            "SR degraded with the model's calibrated record vs the real LR frame: "
+            "red marks structure the LR measurement contradicts"
+        )
         form.addRow(self.sr_check)
         row = QtWidgets.QHBoxLayout()
         row.addWidget(self.model_combo, 1)
@@ -195,7 +209,9 @@ class ViewerWindow(QtWidgets.QMainWindow):
         form.addRow("Model", row)
         form.addRow(self.viewport_check)
         form.addRow(self.auto_contrast)
+        form.addRow(self.consistency_check)
         self.sr_check.toggled.connect(self._on_sr_toggled)
+        self.consistency_check.toggled.connect(self._on_consistency_toggled)
         self.model_combo.currentTextChanged.connect(self._on_model_choice)
         self.open_model_button.clicked.connect(self._open_model_dialog)
         self.auto_contrast.toggled.connect(self._on_auto_contrast)
@@ -320,14 +336,21 @@ class ViewerWindow(QtWidgets.QMainWindow):
         if self.frame_sr is not None:
             result = self.frame_sr.results.take()
             if result is not None:
-                lr_shape, sr = result
+                lr, sr = result
                 self.last_sr = sr
-                self.sr_pane.set_frame(sr, lr_shape=lr_shape)
+                self.sr_pane.set_frame(sr, lr_shape=lr.shape[:2])
+                if self.consistency is not None:
+                    self.consistency.submit(lr, sr)
                 self.sr_shown += 1
                 self.sr_display_rate.tick()
             err = self.frame_sr.errors.take()
             if err is not None:
                 self.show_message(f"SR failed: {err}")
+        if self.consistency is not None:
+            overlay = self.consistency.worker.results.take()
+            if overlay is not None:
+                self.sr_pane.set_overlay(overlay[1])
+                self.overlays_shown += 1
         if self.viewport_sr is not None:
             result = self.viewport_sr.worker.results.take()
             if result is not None and self._region_current is not None:
@@ -377,12 +400,32 @@ class ViewerWindow(QtWidgets.QMainWindow):
     # ------------------------------------------------------------------ SR / models
     def _stop_sr(self) -> None:
         self.live.sr_sink = None
-        for worker in (self.frame_sr, self.viewport_sr):
+        for worker in (self.frame_sr, self.viewport_sr, self.consistency):
             if worker is not None:
                 worker.stop()
         self.frame_sr = None
         self.viewport_sr = None
+        self.consistency = None
+        self.sr_pane.set_overlay(None)
         self._clear_region()
+
+    def _start_consistency(self) -> None:
+        if self.consistency is not None:
+            self.consistency.stop()
+            self.consistency = None
+        self.sr_pane.set_overlay(None)
+        if not self.consistency_check.isChecked() or self.frame_sr is None:
+            return
+        try:
+            self.consistency = ConsistencyOverlay(self.frame_sr.model)
+        except SrscopeError as exc:
+            self.show_message(str(exc))
+            self.consistency_check.blockSignals(True)
+            self.consistency_check.setChecked(False)
+            self.consistency_check.blockSignals(False)
+
+    def _on_consistency_toggled(self, _on: bool) -> None:
+        self._start_consistency()
 
     def _label_sr(self) -> None:
         if self.frame_sr is None:
@@ -425,6 +468,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
         self.frame_sr = FrameSR(self.model)
         self.viewport_sr = ViewportSR(self.zoom_model or self.model)
         self.live.sr_sink = self.frame_sr.submit
+        self._start_consistency()
         self.sr_pane.reset_contrast()
         self._label_sr()
         if self.last_frame is not None:

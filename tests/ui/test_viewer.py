@@ -61,6 +61,21 @@ def test_viewport_sr_when_zoomed_in(viewer, qtbot):
     qtbot.waitUntil(lambda: viewer.sr_pane.region_image.image is None, timeout=TIMEOUT_MS)
 
 
+def test_consistency_overlay(viewer, qtbot, fitc_model_with_record):
+    # a model without a degradation record cannot make the map: refused, box unticked
+    viewer.consistency_check.setChecked(True)
+    assert not viewer.consistency_check.isChecked()
+    assert "degradation record" in viewer.statusBar().currentMessage()
+    viewer.add_model(fitc_model_with_record, select=True)
+    viewer.consistency_check.setChecked(True)
+    qtbot.waitUntil(lambda: viewer.overlays_shown >= 1, timeout=TIMEOUT_MS)
+    overlay = viewer.sr_pane.overlay
+    assert overlay.isVisible() and overlay.image.shape == (ROI, ROI, 4)
+    assert 0.0 <= viewer.consistency.flagged_fraction <= 1.0
+    viewer.consistency_check.setChecked(False)
+    assert not overlay.isVisible()
+
+
 def test_model_of_other_channel_is_refused(viewer, qtbot, dapi_model):
     ok = viewer.set_model(dapi_model)
     assert not ok
