@@ -168,3 +168,52 @@ class ConsistencyOverlay:
 
     def stop(self) -> None:
         self.worker.stop()
+
+
+class BlendedModel:
+    """MSE and GAN generators behind one model interface, blended by ``alpha``.
+
+    The engine's fidelity dial (``sr_engine.fidelity``) with the parts of the
+    model interface the live processor and the viewport need (``meta``,
+    ``n_channels``, ``predict``, ``predict_region``); ``alpha`` may change any
+    time (0: MSE, PSNR-faithful; 1: GAN, sharper texture).
+    """
+
+    def __init__(self, mse: LoadedModel, gan: LoadedModel, alpha: float = 0.5) -> None:
+        from sr_engine.fidelity import FidelityDial
+
+        self.dial = FidelityDial(mse.model, gan.model, alpha)
+        self.mse, self.gan = mse, gan
+        self.meta = mse.model.meta
+        self.n_channels = mse.model.n_channels
+        self.scale = mse.model.scale
+        self.source = f"{mse.path.name} ⊕ {gan.path.name}"
+
+    @property
+    def alpha(self) -> float:
+        return self.dial.alpha
+
+    @alpha.setter
+    def alpha(self, value: float) -> None:
+        self.dial.alpha = value
+
+    def predict(self, image: np.ndarray, **kw: Any) -> np.ndarray:
+        return self.dial.predict(image, **kw)
+
+    def predict_region(self, image: np.ndarray, region: Any, **kw: Any) -> np.ndarray:
+        from sr_engine.fidelity import blend
+
+        a = self.dial.alpha
+        if a == 0.0:
+            return self.mse.model.predict_region(image, region, **kw)
+        if a == 1.0:
+            return self.gan.model.predict_region(image, region, **kw)
+        return blend(
+            self.mse.model.predict_region(image, region, **kw),
+            self.gan.model.predict_region(image, region, **kw),
+            a,
+        )
+
+    def loaded(self) -> LoadedModel:
+        """As a :class:`LoadedModel` (for FrameSR / ViewportSR)."""
+        return LoadedModel(path=self.mse.path, meta=self.meta, model=self)

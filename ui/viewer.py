@@ -25,6 +25,7 @@ from ui.rig import RigControl
 from ui.save import save_snapshot
 from ui.slots import RateMeter
 from ui.sr import (
+    BlendedModel,
     ChannelMismatchError,
     ConsistencyOverlay,
     FrameSR,
@@ -83,6 +84,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
         self.zoom_model: LoadedModel | None = None
         self.frame_sr: FrameSR | None = None
         self.consistency: ConsistencyOverlay | None = None
+        self.blended: BlendedModel | None = None
         self.overlays_shown = 0
         self.viewport_sr: ViewportSR | None = None
         self.display_rate = RateMeter()
@@ -207,11 +209,22 @@ class ViewerWindow(QtWidgets.QMainWindow):
         row.addWidget(self.model_combo, 1)
         row.addWidget(self.open_model_button)
         form.addRow("Model", row)
+        self.gan_combo = QtWidgets.QComboBox()
+        self.gan_combo.setToolTip("A GAN-trained twin of the model: blend it in with the dial")
+        self.fidelity_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
+        self.fidelity_slider.setRange(0, 100)
+        self.fidelity_slider.setValue(50)
+        self.fidelity_slider.setEnabled(False)
+        self.fidelity_slider.setToolTip("0: MSE model (faithful), 100: GAN model (texture)")
+        form.addRow("GAN twin", self.gan_combo)
+        form.addRow("Fidelity ↔ texture", self.fidelity_slider)
         form.addRow(self.viewport_check)
         form.addRow(self.auto_contrast)
         form.addRow(self.consistency_check)
         self.sr_check.toggled.connect(self._on_sr_toggled)
         self.consistency_check.toggled.connect(self._on_consistency_toggled)
+        self.gan_combo.currentTextChanged.connect(lambda _name: self._restart_sr())
+        self.fidelity_slider.valueChanged.connect(self._on_fidelity)
         self.model_combo.currentTextChanged.connect(self._on_model_choice)
         self.open_model_button.clicked.connect(self._open_model_dialog)
         self.auto_contrast.toggled.connect(self._on_auto_contrast)
@@ -263,6 +276,10 @@ class ViewerWindow(QtWidgets.QMainWindow):
         self.model_combo.addItem(NO_MODEL)
         self.model_combo.addItems(list(self.models))
         self.model_combo.blockSignals(False)
+        self.gan_combo.blockSignals(True)
+        self.gan_combo.addItem(NO_MODEL)
+        self.gan_combo.addItems(list(self.models))
+        self.gan_combo.blockSignals(False)
         self._update_position()
 
     # ------------------------------------------------------------------ status
@@ -432,7 +449,10 @@ class ViewerWindow(QtWidgets.QMainWindow):
             self.sr_pane.set_title("Upsampled LR — no SR")
         else:
             model = self.frame_sr.model
-            self.sr_pane.set_title(f"SR — computed by {model.name} (×{model.scale})")
+            name = model.name
+            if self.blended is not None:
+                name = f"{self.blended.mse.name} ⊕ GAN {self.blended.gan.name}"
+            self.sr_pane.set_title(f"SR — computed by {name} (×{model.scale})")
 
     def set_model(self, path: Path | None) -> bool:
         """Load ``path`` as the live (and zoom) model; refuse a channel mismatch."""
@@ -461,12 +481,38 @@ class ViewerWindow(QtWidgets.QMainWindow):
         self._start_sr()
         return True
 
+    def _blended(self) -> LoadedModel | None:
+        """The model blended with its chosen GAN twin, or None (no twin / refused)."""
+        name = self.gan_combo.currentText()
+        self.fidelity_slider.setEnabled(False)
+        if self.model is None or name == NO_MODEL or name not in self.models:
+            return None
+        try:
+            gan = LoadedModel.open(self.models[name], self.settings.threads)
+            blended = BlendedModel(self.model, gan, self.fidelity_slider.value() / 100)
+        except SrscopeError as exc:
+            self.show_message(f"GAN twin refused: {exc}")
+            return None
+        self.fidelity_slider.setEnabled(True)
+        self.blended = blended
+        return blended.loaded()
+
+    def _on_fidelity(self, value: int) -> None:
+        if self.blended is not None:
+            self.blended.alpha = value / 100
+
+    def _restart_sr(self) -> None:
+        self._stop_sr()
+        self._start_sr()
+
     def _start_sr(self) -> None:
+        self.blended = None
         if self.model is None or not self.sr_check.isChecked():
             self._label_sr()
             return
-        self.frame_sr = FrameSR(self.model)
-        self.viewport_sr = ViewportSR(self.zoom_model or self.model)
+        blended = self._blended()
+        self.frame_sr = FrameSR(blended or self.model)
+        self.viewport_sr = ViewportSR(blended or self.zoom_model or self.model)
         self.live.sr_sink = self.frame_sr.submit
         self._start_consistency()
         self.sr_pane.reset_contrast()
@@ -491,6 +537,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
         self.models[name] = path
         if self.model_combo.findText(name) < 0:
             self.model_combo.addItem(name)
+            self.gan_combo.addItem(name)
         if select:
             if self.model_combo.currentText() == name:
                 self._on_model_choice(name)

@@ -76,6 +76,27 @@ def test_consistency_overlay(viewer, qtbot, fitc_model_with_record):
     assert not overlay.isVisible()
 
 
+def test_fidelity_dial_blends_a_gan_twin(viewer, qtbot, tmp_path):
+    from tests.ui.conftest import make_model
+
+    gan = make_model(tmp_path / "gan.onnx", "FITC", n_conv=2)
+    viewer.add_model(gan)
+    assert not viewer.fidelity_slider.isEnabled()
+    viewer.fidelity_slider.setValue(0)
+    viewer.gan_combo.setCurrentText("gan.onnx")
+    assert viewer.fidelity_slider.isEnabled() and "⊕" in viewer.sr_pane.title
+    shown = viewer.sr_shown
+    qtbot.waitUntil(lambda: viewer.sr_shown > shown, timeout=TIMEOUT_MS)
+    # α = 0 is the MSE (nearest) model alone: SR is the frame repeated 4×4
+    lr = viewer.last_frame.astype(np.float32)
+    frame = viewer.blended.predict(viewer.last_frame)
+    np.testing.assert_allclose(frame[::4, ::4], lr, atol=1.0)
+    viewer.fidelity_slider.setValue(100)
+    assert viewer.blended.alpha == 1.0
+    viewer.gan_combo.setCurrentIndex(0)
+    assert viewer.blended is None and not viewer.fidelity_slider.isEnabled()
+
+
 def test_model_of_other_channel_is_refused(viewer, qtbot, dapi_model):
     ok = viewer.set_model(dapi_model)
     assert not ok
