@@ -54,7 +54,11 @@ class DemoSettings(BaseModel):
     lr_field: int = Field(384, ge=64)  # LR ROI side for the 5x capture of a field
     hr_field: int | None = Field(None, ge=64)  # 20x ROI side (None: full sensor)
     overlap: float = Field(0.1, ge=0.0, lt=0.5)
-    field_spacing_um: float = Field(450.0, gt=0)
+    # scored fields: a row centred here, relative to the start position. On the
+    # simulated rig's tissue specimen y ≈ 200 µm is the bundled models' held-out
+    # region (experiments/README.md): they were trained on fields at y ≤ 16 µm.
+    field_centre_um: tuple[float, float] = (0.0, 200.0)
+    field_spacing_um: float = Field(300.0, gt=0)
     rl_iterations: int = Field(10, ge=1)
     threads: int | None = None
     config: Path | None = None  # a rig config (default: the simulated rig)
@@ -168,18 +172,12 @@ def _pick_channel(core: Any, model: Any, wanted: str | None) -> str:
     return choice
 
 
-def _field_positions(n: int, spacing: float) -> list[tuple[float, float]]:
-    """Fields on a small spiral around the start position (distinct specimen regions)."""
-    ring = [(1, 0), (0, 1), (-1, 0), (0, -1), (1, 1), (-1, 1), (-1, -1), (1, -1)]
-    out = [(0.0, 0.0)]
-    k = 1
-    while len(out) < n:
-        for dx, dy in ring:
-            out.append((dx * spacing * k, dy * spacing * k))
-            if len(out) == n:
-                break
-        k += 1
-    return out[:n]
+def _field_positions(
+    n: int, spacing: float, centre: tuple[float, float] = (0.0, 0.0)
+) -> list[tuple[float, float]]:
+    """``n`` fields on a row through ``centre``: 0, -1, +1, -2, +2, … × spacing in x."""
+    steps = [0] + [s * k for k in range(1, n) for s in (-1, 1)]
+    return [(centre[0] + k * spacing, centre[1]) for k in steps[:n]]
 
 
 def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoResult:
@@ -240,7 +238,9 @@ def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoRe
         with clock.step("capture fields (20x + 5x)"):
             positions = [
                 (x0 + dx, y0 + dy)
-                for dx, dy in _field_positions(settings.fields, settings.field_spacing_um)
+                for dx, dy in _field_positions(
+                    settings.fields, settings.field_spacing_um, settings.field_centre_um
+                )
             ]
             refs_dir = capture_references(
                 core,
@@ -253,6 +253,11 @@ def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoRe
                 hr_roi=settings.hr_field,
             )
         files["fields"] = str(refs_dir.relative_to(out))
+        where = ", ".join(f"({x:.0f}, {y:.0f})" for x, y in positions)
+        notes.append(
+            f"scored fields at stage positions {where} µm; on the simulated tissue specimen "
+            "this is the region the bundled models were not trained on (experiments/README.md)"
+        )
         core.setXYPosition(x0, y0)
     finally:
         try:
