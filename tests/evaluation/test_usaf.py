@@ -99,3 +99,29 @@ def test_real_target_triplets_follow_the_sixth_root_of_two():
     coarse = [t.contrast for t in triplets if t.relative_element <= 3]
     fine = [t.contrast for t in triplets if t.relative_element >= 9]
     assert np.mean(fine) < np.mean(coarse)
+
+
+def test_dark_bars_on_bright_background_are_found_and_resolved():
+    """A positive chrome target in transmission: dark bars, bright glass."""
+    from scipy import ndimage
+
+    from acquisition.sim.usaf import usaf1951_target
+
+    img = usaf1951_target(0.325, [7, 8], foreground=100.0, background=1000.0)
+    img = ndimage.gaussian_filter(np.pad(img, 10, constant_values=1000.0), 1.0)
+    res, _ = analyze_usaf(img, 0.325, [7, 8])
+    assert res.polarity == -1
+    assert res.origin_px == pytest.approx((10.0, 10.0), abs=0.3)
+    coarse = [e for e in res.elements if e.group == 7 and e.element == 1]
+    assert all(e.resolved and e.contrast > 0.5 for e in coarse)
+
+
+def test_edge_fwhm_of_a_known_gaussian_blur():
+    from scipy import ndimage
+
+    from acquisition.sim.usaf import usaf1951_target
+
+    px, fwhm = 0.1, 1.2
+    img = ndimage.gaussian_filter(usaf1951_target(px, [6]), fwhm / 2.3548 / px)
+    res, _ = analyze_usaf(img, px, [6], origin_px=(0.0, 0.0), polarity=1)
+    assert res.edge_fwhm_um == pytest.approx(fwhm, rel=0.1)
