@@ -364,6 +364,7 @@ def _run_mda(
             progress(count[0], n_total)
 
     def work() -> None:
+        _block_sigint()  # Ctrl-C is for the main thread; writer threads inherit the mask
         try:
             core.mda.run(sequence, output=str(zarr_path))
         except BaseException as exc:  # reported to the caller's thread
@@ -379,14 +380,37 @@ def _run_mda(
             worker.join(0.05)
     except KeyboardInterrupt as exc:
         logger.warning("scan interrupted: stopping after the current tile")
-        core.mda.cancel()
-        worker.join(60)
+        _stop_worker(core, worker)
         error.insert(0, exc)
     finally:
         core.mda.events.frameReady.disconnect(on_frame)
-        if old_engine is not None:
+        if old_engine is not None and not core.mda.is_running():
             core.mda.set_engine(old_engine)
-        journal.flush()
+        journal.forget_unreadable(zarr_path.parent.parent, part)
+
+
+def _block_sigint() -> None:
+    """Keep SIGINT off this thread (and the threads it starts).
+
+    Otherwise a Ctrl-C can land in a writer thread's system call and make
+    a chunk write fail, losing a tile that the journal already lists.
+    """
+    import signal
+
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+
+def _stop_worker(core: Any, worker: threading.Thread, timeout: float = 60.0) -> None:
+    """Cancel the MDA and wait for it to close its files, even through more Ctrl-C."""
+    core.mda.cancel()
+    deadline = time.monotonic() + timeout
+    while worker.is_alive() and time.monotonic() < deadline:
+        try:
+            worker.join(0.1)
+        except KeyboardInterrupt:
+            logger.warning("still closing the files of the interrupted scan")
+            core.mda.cancel()
 
 
 class Journal:
@@ -403,8 +427,30 @@ class Journal:
             fh.flush()
             os.fsync(fh.fileno())
 
-    def flush(self) -> None:
-        """Lines are written through; nothing is buffered."""
+    def forget_unreadable(self, scan_dir: Path, part: str, wait_s: float = 1.0) -> list:
+        """Mark tiles of ``part`` whose pixels never reached the disk as lost.
+
+        A tile in flight when a scan is interrupted can be listed but not written;
+        marking it lost keeps "listed" == "readable", and a resume captures it again.
+        """
+        deadline = time.monotonic() + wait_s
+        while True:
+            missing = [
+                k
+                for k, e in self.latest().items()
+                if e["part"] == part and not _readable(scan_dir, e)
+            ]
+            if not missing or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        for key in missing:
+            logger.warning("tile %s was not written completely; a resume captures it again", key)
+            line = json.dumps({"p": key[0], "c": key[1], "part": part, "lost": True})
+            with self._lock, open(self.path, "a") as fh:
+                fh.write(line + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+        return missing
 
     def entries(self) -> list[dict[str, Any]]:
         if not self.path.is_file():
@@ -418,20 +464,20 @@ class Journal:
         return out
 
     def latest(self) -> dict[tuple[int, int], dict[str, Any]]:
-        """The last journal entry per tile."""
-        return {(e["p"], e["c"]): e for e in self.entries()}
+        """The last journal entry per captured tile (tiles marked lost are left out)."""
+        last = {(e["p"], e["c"]): e for e in self.entries()}
+        return {k: e for k, e in last.items() if not e.get("lost")}
 
     def readable_tiles(self, scan_dir: Path) -> set[tuple[int, int]]:
         """Tiles in the journal whose pixels are really on disk."""
-        ok = set()
-        for key, e in self.latest().items():
-            try:
-                tile = read_tile(scan_dir, e)
-            except Exception:
-                continue
-            if np.any(tile):
-                ok.add(key)
-        return ok
+        return {key for key, e in self.latest().items() if _readable(scan_dir, e)}
+
+
+def _readable(scan_dir: Path, entry: dict[str, Any]) -> bool:
+    try:
+        return bool(np.any(read_tile(scan_dir, entry)))
+    except Exception:
+        return False
 
 
 def read_tile(scan_dir: str | Path, entry: dict[str, Any]) -> np.ndarray:
@@ -439,7 +485,9 @@ def read_tile(scan_dir: str | Path, entry: dict[str, Any]) -> np.ndarray:
     import zarr
 
     group = zarr.open_group(Path(scan_dir) / "tiles" / entry["part"], mode="r")
-    arr = group[f"{entry['name']}/0"] if entry.get("name") else group[f"{entry['p']}/0"]
+    name = entry.get("name") or str(entry["p"])
+    # one image per position; a single-position sequence is one image at the root
+    arr = group[f"{name}/0"] if name in group else group["0"]
     data = arr[...] if arr.ndim == 2 else arr[(entry["c"],) + (0,) * (arr.ndim - 3)]
     return np.asarray(data)
 

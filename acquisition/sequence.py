@@ -99,6 +99,9 @@ def acquire(
     error: list[BaseException] = []
 
     def work() -> None:
+        from acquisition.scan import _block_sigint
+
+        _block_sigint()
         try:
             core.mda.run(sequence, output=str(out), overwrite=overwrite)
         except BaseException as exc:
