@@ -111,7 +111,7 @@ class SRFrameProcessor:
         max_queue: int = 256,
         overwrite: bool = True,
         keep_tiles: bool = True,
-        nice: int | None = 10,
+        nice: int | None = 19,
     ) -> None:
         self.model = _open_model(model, default_threads() if threads is None else threads)
         self.nice = nice
