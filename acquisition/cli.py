@@ -73,18 +73,40 @@ def _floats(text: str | None, n: int, what: str) -> tuple[float, ...] | None:
     return vals
 
 
-def _progress(description: str):
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+class _progress:
+    """A rich progress bar on stderr that appears with the first update.
 
-    return Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=False,
-    )
+    So a command that fails its checks prints its one-line error and nothing else.
+    """
+
+    def __init__(self, description: str) -> None:
+        self.description = description
+        self._bar = None
+        self._task = None
+
+    def __enter__(self) -> _progress:
+        return self
+
+    def update(self, done: int, total: int | None) -> None:
+        if self._bar is None:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+            self._bar = Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=True,  # the summary line stays, the bar goes
+            )
+            self._bar.start()
+            self._task = self._bar.add_task(self.description, total=total)
+        self._bar.update(self._task, completed=done, total=total)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
 
 
 def processor_for(model: str | None, out: Path) -> FrameProcessor | None:
@@ -248,8 +270,7 @@ def references(
         assert box is not None
         make = random_positions if layout == "random" else grid_positions
         where = make((box[0], box[1], box[2], box[3]), n, seed=seed)
-    with _open(sim, config, roi, specimen, realtime=False) as scope, _progress("refs") as bar:
-        task = bar.add_task("references", total=len(where))
+    with _open(sim, config, roi, specimen, realtime=False) as scope, _progress("positions") as bar:
         refs = scope.references(
             out,
             where,
@@ -258,7 +279,7 @@ def references(
             lr_objective=None if no_lr else (lr or "default"),
             hr_exposure_ms=hr_exposure,
             lr_exposure_ms=lr_exposure,
-            progress=lambda i, total: bar.update(task, completed=i),
+            progress=bar.update,
         )
     typer.echo(f"{out}: {len(refs.entries)} entries, scale {refs.scale}, channels {refs.channels}")
 
@@ -313,15 +334,8 @@ def scan(
             first = exc.errors()[0]["msg"] if hasattr(exc, "errors") else str(exc)
             raise SrscopeError(f"bad scan plan: {first}") from None
     processor = processor_for(model, out / "sr") if model else None
-    with _open(sim, config, roi, specimen, realtime=False) as scope, _progress("scan") as bar:
-        task = bar.add_task("tiles", total=None)
-        result = scope.scan(
-            plan,
-            out,
-            resume=resume,
-            processor=processor,
-            progress=lambda i, total: bar.update(task, completed=i, total=total),
-        )
+    with _open(sim, config, roi, specimen, realtime=False) as scope, _progress("tiles") as bar:
+        result = scope.scan(plan, out, resume=resume, processor=processor, progress=bar.update)
     mosaics = ", ".join(result.mosaics.values())
     typer.echo(
         f"{out}: {result.tiles_captured}/{result.tiles_total} tiles in {result.seconds:.1f} s; "
@@ -349,14 +363,9 @@ def acquire(
 
     seq = load_sequence(sequence)  # bad files fail before the rig is opened
     processor = processor_for(model, out) if model else None
-    with _open(sim, config, roi, specimen, realtime=False) as scope, _progress("acquire") as bar:
-        task = bar.add_task("frames", total=_count(seq))
+    with _open(sim, config, roi, specimen, realtime=False) as scope, _progress("frames") as bar:
         path = scope.acquire(
-            seq,
-            out,
-            overwrite=overwrite,
-            processor=processor,
-            progress=lambda i, total: bar.update(task, completed=i),
+            seq, out, overwrite=overwrite, processor=processor, progress=bar.update
         )
     typer.echo(f"{path}: {_count(seq)} frames")
 
