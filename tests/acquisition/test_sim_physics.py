@@ -96,3 +96,61 @@ def test_defocus_blurs(microscope):
 
     assert grad(blurred) < 0.6 * grad(sharp)
     assert blurred.mean() == pytest.approx(sharp.mean(), rel=0.05)  # light is conserved
+
+
+def test_specimen_covers_a_3x3_scan_at_5x_with_real_structure(microscope):
+    microscope.set_centered_roi(512)  # sample the full 1331 µm field sparsely
+    microscope.snap("5x", "DAPI", 30)
+    frames = []
+    for iy in range(3):
+        for ix in range(3):
+            microscope.move_to((ix - 1) * 1331.2, (iy - 1) * 1331.2)
+            frames.append(microscope.snap().image.astype(np.float64) - 100)
+    for f in frames:
+        assert f.std() > 0.3 * f.mean() > 0  # structure everywhere, no empty fields
+    assert len({round(f.mean(), 1) for f in frames}) >= 3  # not one field repeated
+
+
+def test_brightfield_he_specimen_gives_rgb_through_filters(microscope):
+    microscope.set_centered_roi(128)
+    microscope.core.setProperty("Camera", "Specimen", "he")
+    rgb = {
+        c: microscope.snap("20x", c, 20).image.astype(np.float64) for c in ("BF-R", "BF-G", "BF-B")
+    }
+    means = {c: v.mean() for c, v in rgb.items()}
+    assert all(m > 1000 for m in means.values())  # transmitted light is bright
+    assert means["BF-G"] < means["BF-R"]  # H&E (pink/purple) absorbs green most
+    assert np.corrcoef(rgb["BF-R"].ravel(), rgb["BF-B"].ravel())[0, 1] < 0.99
+
+
+def test_any_image_can_go_under_the_objective(microscope, tmp_path):
+    import tifffile
+
+    img = np.zeros((400, 400), np.uint16)
+    img[150:250, 150:250] = 60000  # a 100 px square
+    path = tmp_path / "square.tif"
+    tifffile.imwrite(path, img)
+    core = microscope.core
+    core.setProperty("Camera", "SpecimenPixelSize_um", 0.5)  # -> a 50 µm square
+    core.setProperty("Camera", "Specimen", str(path))
+    core.setProperty("Camera", "Noise", "Off")
+    microscope.set_centered_roi(256)
+    frame = microscope.snap("20x", "FITC", 10).image.astype(np.float64)
+    row = frame[128] - 100
+    width_px = np.count_nonzero(row > row.max() / 2)
+    assert width_px == pytest.approx(50 / 0.325, abs=2)
+
+
+def test_usaf_target_specimen_loads(microscope):
+    microscope.set_centered_roi(128)
+    microscope.core.setProperty("Camera", "Specimen", "usaf1951")
+    img = microscope.snap("20x", "BF", 10).image
+    assert img.std() > 50
+
+
+def test_bad_specimen_is_refused(microscope):
+    from srscope.errors import SrscopeError
+
+    with pytest.raises(SrscopeError, match="specimen file not found"):
+        microscope.core.setProperty("Camera", "Specimen", "/no/such/slide.tif")
+    assert microscope.core.getProperty("Camera", "Specimen") == "tissue"
