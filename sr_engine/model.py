@@ -7,8 +7,8 @@ metadata, corrupt file) and models that do not do what their metadata says
 
 from __future__ import annotations
 
+import hashlib
 import os
-import threading
 from pathlib import Path
 from typing import Any, Literal
 
@@ -73,7 +73,6 @@ class SRModel:
             self._split = _make_split(run_bytes, self, providers, threads, optimization)
         self._rf = receptive_field if receptive_field is not None else self.meta.receptive_field
         self._bytes_per_px: float | None = None
-        self._lock = threading.Lock()
         self._probe()
 
     # -- properties --------------------------------------------------------
@@ -113,6 +112,11 @@ class SRModel:
             else:
                 self._bytes_per_px = estimate_bytes_per_lr_pixel(self._run_bytes, self.n_channels)
         return self._bytes_per_px
+
+    @property
+    def sha256(self) -> str:
+        """Digest of the model file's bytes (identifies it in resume records)."""
+        return hashlib.sha256(self._proto_bytes).hexdigest()
 
     @property
     def split(self) -> bool:

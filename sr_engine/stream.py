@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 RUN_FORMAT = "srscope-predict-run/1"
 PARTIAL = ".partial"
 STREAM_SAMPLES = 1 << 22
+MAX_CHUNK = 2048  # HR pixels per output chunk side
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,9 @@ def _run(
 
     layout = source.layout
     s = model.scale
+    if cfg.tile - 2 * cfg.overlap > MAX_CHUNK // s:
+        # one tile = one output chunk: keep chunks (and their compression buffers) small
+        cfg = TileConfig(MAX_CHUNK // s + 2 * cfg.overlap, cfg.overlap, cfg.batch)
     h, w = layout.yx
     pa = layout.plane_axes
     out_axes = ("T" if "T" in pa else "") + "C" + ("Z" if "Z" in pa else "") + "YX"
@@ -119,7 +123,7 @@ def _run(
 
     fingerprint = {
         "format": RUN_FORMAT,
-        "model_sha256": hashlib.sha256(model._proto_bytes).hexdigest(),
+        "model_sha256": model.sha256,
         "input": source.fingerprint or _array_fingerprint(source),
         "tile": cfg.tile,
         "overlap": cfg.overlap,

@@ -13,6 +13,7 @@ from srscope import logger
 NGFF_VERSION = "0.4"
 MIN_LEVEL_SIDE = 256
 TIFF_TILE = 256
+PYRAMID_BLOCK = 1024  # level-k pixels per block side while building the pyramid
 
 
 def pyramid_shapes(shape: tuple[int, ...], levels: int | None = None) -> list[tuple[int, ...]]:
@@ -61,8 +62,11 @@ def _downsample2(block: np.ndarray, dtype: np.dtype) -> np.ndarray:
     pad = [(0, 0)] * (block.ndim - 2) + [(0, h % 2), (0, w % 2)]
     if h % 2 or w % 2:
         block = np.pad(block, pad, mode="edge")
-    b = block.astype(np.float32)
-    out = 0.25 * (b[..., ::2, ::2] + b[..., 1::2, ::2] + b[..., ::2, 1::2] + b[..., 1::2, 1::2])
+    out = block[..., ::2, ::2].astype(np.float32)
+    out += block[..., 1::2, ::2]
+    out += block[..., ::2, 1::2]
+    out += block[..., 1::2, 1::2]
+    out *= 0.25
     if np.dtype(dtype).kind in "ui":
         info = np.iinfo(dtype)
         out = np.clip(np.rint(out), info.min, info.max)
@@ -81,7 +85,7 @@ def build_pyramid(group: Any, shapes: list[tuple[int, ...]], chunks: tuple[int, 
             fill_value=0,
             overwrite=True,
         )
-        by, bx = chunks[-2], chunks[-1]
+        by, bx = min(chunks[-2], PYRAMID_BLOCK), min(chunks[-1], PYRAMID_BLOCK)
         h, w = shapes[k][-2:]
         lead = shapes[k][:-2]
         for idx in np.ndindex(*lead):
