@@ -45,10 +45,27 @@ class Level:
     origin_um: tuple[float, float]  # stage (y, x) of the tile's top-left corner
 
     def crop(self, y_um: float, x_um: float, h: int, w: int, scale: float = 1.0) -> np.ndarray:
-        """Camera pixels whose first pixel centre is at stage (y_um, x_um), times ``scale``."""
-        jy = round((y_um - self.origin_um[0]) / self.step_um - 0.5)
-        jx = round((x_um - self.origin_um[1]) / self.step_um - 0.5)
+        """Camera pixels whose first pixel centre is at stage (y_um, x_um), times ``scale``.
+
+        Positions between fine-grid samples are interpolated linearly, so any
+        stage move shifts the image by exactly move / pixel size (a stage at
+        rest, the usual case, costs a single strided copy).
+        """
+        vy = (y_um - self.origin_um[0]) / self.step_um - 0.5
+        vx = (x_um - self.origin_um[1]) / self.step_um - 0.5
+        jy, jx = _split(vy), _split(vx)
         out = np.empty((h, w), dtype=np.float32)
+        terms = [(iy, ix, wy * wx) for iy, wy in jy for ix, wx in jx]
+        self._copy(terms[0][0], terms[0][1], out, scale * terms[0][2])
+        if len(terms) > 1:
+            tmp = np.empty_like(out)
+            for iy, ix, wgt in terms[1:]:
+                self._copy(iy, ix, tmp, scale * wgt)
+                out += tmp
+        return out
+
+    def _copy(self, jy: int, jx: int, out: np.ndarray, scale: float) -> None:
+        h, w = out.shape
         py, px = self.period.shape
         for oy0, oy1, sy in _segments(jy, h, self.k, py):
             for ox0, ox1, sx in _segments(jx, w, self.k, px):
@@ -58,7 +75,17 @@ class Level:
                     sx : sx + self.k * (nx - 1) + 1 : self.k,
                 ]
                 np.multiply(src, np.float32(scale), out=out[oy0:oy1, ox0:ox1])
-        return out
+
+
+def _split(v: float, tol: float = 0.02) -> list[tuple[int, float]]:
+    """Fine-grid index (or two, with linear weights) for a fractional position."""
+    base = math.floor(v + tol)
+    frac = v - base
+    if frac <= tol:  # on a sample (within 2 % of a fine step): no interpolation
+        return [(base, 1.0)]
+    if frac >= 1 - tol:
+        return [(base + 1, 1.0)]
+    return [(base, 1.0 - frac), (base + 1, frac)]
 
 
 def _segments(start: int, n: int, step: int, period: int):

@@ -53,13 +53,17 @@ def test_20x_binned_matches_5x_field(microscope):
     assert r >= 0.9, r
 
 
-@pytest.mark.parametrize(("objective", "px"), [("5x", 1.3), ("20x", 0.325)])
-def test_stage_move_shifts_image_by_d_over_pixel_size(microscope, objective, px):
+@pytest.mark.parametrize(
+    ("objective", "px", "d_um"),
+    [("5x", 1.3, (26.0, -15.6)), ("20x", 0.325, (6.5, -3.9)), ("5x", 1.3, (17.3, 9.1)),
+     ("20x", 0.325, (-4.07, 2.66))],
+)  # fmt: skip
+def test_stage_move_shifts_image_by_d_over_pixel_size(microscope, objective, px, d_um):
     microscope.set_centered_roi(256)
     microscope.set_objective(objective)
     microscope.core.setProperty("Camera", "Noise", "Off")
     a = microscope.snap(channel="DAPI", exposure_ms=50).image.astype(np.float64)
-    dx, dy = 20 * px, -12 * px
+    dx, dy = d_um
     x, y, _ = microscope.position_um
     microscope.move_to(x + dx, y + dy)
     b = microscope.snap().image.astype(np.float64)
