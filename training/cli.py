@@ -37,6 +37,20 @@ def _console_logging() -> Iterator[None]:
         logger.setLevel(level)
 
 
+def _validated(model: type, data: dict) -> object:
+    """A pydantic config from CLI values; invalid values become one-line user errors."""
+    from pydantic import ValidationError
+
+    from srscope.errors import SrscopeError
+
+    try:
+        return model.model_validate(data)  # type: ignore[attr-defined]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise SrscopeError(f"invalid option {where}: {err['msg']}") from None
+
+
 def calibrate(
     refs: Path = typer.Argument(..., help="reference set folder (references.json + captures)"),
     out: Path = typer.Option(
@@ -52,7 +66,7 @@ def calibrate(
     """Fit the degradation (PSF sigma, gain/offset, noise) to real HR/LR reference pairs."""
     from training.calibrate import CalibrationConfig, calibrate_references
 
-    cfg = CalibrationConfig.model_validate({"channel": channel, "noise": noise, "denoise": denoise})
+    cfg = _validated(CalibrationConfig, {"channel": channel, "noise": noise, "denoise": denoise})
     fig = figure or out.with_suffix(".png")
     result = calibrate_references(refs, cfg, figure=fig)
     result.record.save(out)
@@ -147,7 +161,7 @@ def train(
         data_cfg["adversarial"] = False
     if stack_channels:
         data_cfg["stack_channels"] = True
-    cfg = TrainConfig.model_validate(data_cfg)
+    cfg = _validated(TrainConfig, data_cfg)
     res = train_model(
         data,
         degradation,

@@ -50,3 +50,24 @@ def test_user_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture)
     assert "no TIFF/PNG images" in capsys.readouterr().err
     assert main(["calibrate", str(tmp_path / "empty")]) == 2
     assert "no references.json" in capsys.readouterr().err
+
+
+def test_invalid_options_are_one_line_errors(
+    reference_set: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert main(["calibrate", str(reference_set), "--noise", "pink"]) == 2
+    assert "invalid option noise" in capsys.readouterr().err
+    deg = tmp_path / "d.json"
+    deg.write_text(json.dumps({"scale": 4, "psf": {"sigma_hr_px": 1.0}}))
+    args = [
+        "train",
+        str(reference_set),
+        "-d",
+        str(deg),
+        "--patch",
+        "2",
+        "--out",
+        str(tmp_path / "m.onnx"),
+    ]
+    assert main(args) == 2
+    assert "invalid option patch_lr" in capsys.readouterr().err
