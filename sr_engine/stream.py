@@ -182,7 +182,9 @@ def _run(
     build_pyramid(group, shapes, chunks)
     channels = list(model.meta.channels)
     name = model.meta.name or "srscope"
-    group.attrs.update(ngff_attrs(out_axes, len(shapes), hr_px, channels, name))
+    windows = list(zip(norm.lo, norm.hi, strict=True))
+    attrs = ngff_attrs(out_axes, len(shapes), hr_px, channels, name, windows, out_dtype)
+    group.attrs.update(attrs)
     group.attrs["srscope"] = {
         "scale": s,
         "lr_pixel_size_um": hr_px * s,

@@ -30,8 +30,17 @@ def pyramid_shapes(shape: tuple[int, ...], levels: int | None = None) -> list[tu
     return shapes
 
 
+_COLORS = ["FFFFFF"], ["00FF00", "FF00FF"], ["0000FF", "00FF00", "FF0000"]
+
+
 def ngff_attrs(
-    axes: str, n_levels: int, pixel_size_um: float, channels: list[str], name: str
+    axes: str,
+    n_levels: int,
+    pixel_size_um: float,
+    channels: list[str],
+    name: str,
+    windows: list[tuple[float, float]] | None = None,
+    dtype: Any = np.float32,
 ) -> dict[str, Any]:
     types = {"T": "time", "C": "channel", "Z": "space", "Y": "space", "X": "space"}
     ax = []
@@ -51,8 +60,25 @@ def ngff_attrs(
         "multiscales": [{"version": NGFF_VERSION, "name": name, "axes": ax, "datasets": datasets}],
         "omero": {
             "version": NGFF_VERSION,
-            "channels": [{"label": c, "active": True} for c in channels],
+            "channels": [
+                _omero_channel(i, c, len(channels), windows, dtype) for i, c in enumerate(channels)
+            ],
         },
+    }
+
+
+def _omero_channel(
+    i: int, label: str, n: int, windows: list[tuple[float, float]] | None, dtype: Any
+) -> dict[str, Any]:
+    colors = _COLORS[n - 1] if n <= len(_COLORS) else ["FFFFFF"] * n
+    lo, hi = windows[i] if windows else (0.0, 1.0)
+    dt = np.dtype(dtype)
+    lim = (float(np.iinfo(dt).min), float(np.iinfo(dt).max)) if dt.kind in "ui" else (lo, hi)
+    return {
+        "label": label,
+        "active": True,
+        "color": colors[i],
+        "window": {"start": lo, "end": hi, "min": min(lim[0], lo), "max": max(lim[1], hi)},
     }
 
 

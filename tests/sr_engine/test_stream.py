@@ -45,6 +45,8 @@ def test_tiff_to_ome_zarr_equals_in_memory_prediction(conv2, tiff_in, tmp_path):
         group["1"][0, :2, :2], level0[0, :4, :4].reshape(2, 2, 2, 2).mean((1, 3)), rtol=1e-5
     )
     assert not (tmp_path / "out.ome.zarr.partial").exists()
+    yaozarrs = pytest.importorskip("yaozarrs")
+    yaozarrs.validate_zarr_store(str(out))  # a valid OME-Zarr (NGFF 0.4) image
 
 
 def test_zstack_to_pyramidal_ome_tiff_in_input_dtype(conv2, tmp_path):
