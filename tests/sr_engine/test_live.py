@@ -46,8 +46,9 @@ def test_fast_producer_is_never_blocked_and_drops_are_counted(slow_model):
             push_times.append(time.perf_counter() - t0)
             assert proc.pending <= 1
         # 300 blocking pushes would take >= 6 s; never-blocking ones take milliseconds
-        assert sum(push_times) < 0.5
-        assert max(push_times) < 0.05
+        # (bounds generous for a loaded CI machine, still far from blocking)
+        assert sum(push_times) < 1.0
+        assert max(push_times) < 0.2
         assert wait_until(lambda: proc.pending == 0 and proc.stats().processed >= 1)
         assert wait_until(lambda: got and got[-1][1].seq == 299)
     s = proc.stats()
