@@ -97,8 +97,9 @@ class SRFrameProcessor:
     ``frameReady`` blocks the producer rather than exhausting memory (never
     reached when SR is faster than the camera, the case this is built for).
     SR runs with one core fewer than the machine has (``threads``) on a thread
-    of lowered priority (``nice``), so the acquisition keeps its pace and SR
-    catches up afterwards.
+    of lowered priority (``nice``), and its images are written behind (held in
+    memory up to ``write_behind_mb``, then flushed; all flushed at the end), so
+    the acquisition keeps its pace and SR catches up afterwards.
     """
 
     def __init__(
@@ -112,6 +113,7 @@ class SRFrameProcessor:
         overwrite: bool = True,
         keep_tiles: bool = True,
         nice: int | None = 19,
+        write_behind_mb: float = 1024.0,
     ) -> None:
         self.model = _open_model(model, default_threads() if threads is None else threads)
         self.nice = nice
@@ -126,6 +128,9 @@ class SRFrameProcessor:
         self.error: str | None = None
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_queue)
         self._stream: Any = None
+        self.write_behind_mb = float(write_behind_mb)
+        self._pending: list[np.ndarray] = []
+        self._pending_bytes = 0
         self._lr_pixel_um: float | None = None
         self._thread: threading.Thread | None = None
         self._finished = threading.Event()
@@ -258,7 +263,12 @@ class SRFrameProcessor:
         self.stats.compute_ms.append((time.perf_counter() - t0) * 1e3)
         if self._stream is None:
             self._stream = self._open_stream(sequence, sr)
-        self._stream.append(sr)
+        # write-behind: SR images are scale² times the raw size; writing them while
+        # the camera runs competes with the raw writer for disk and zarr's IO thread
+        self._pending.append(sr)
+        self._pending_bytes += sr.nbytes
+        if self._pending_bytes > self.write_behind_mb * 2**20:
+            self._flush()
         if self.keep_tiles and pos[0] is not None and pos[1] is not None:
             self.tiles.append((sr, (float(pos[0]), float(pos[1]))))
         self.stats.frames_done += 1
@@ -310,7 +320,15 @@ class SRFrameProcessor:
             "hr_pixel_size_um": self.hr_pixel_size_um,
         }
 
+    def _flush(self) -> None:
+        """Append the SR images held back so far, in order."""
+        pending, self._pending, self._pending_bytes = self._pending, [], 0
+        for sr in pending:
+            self._stream.append(sr)
+
     def _close_stream(self) -> None:
+        if self._stream is not None and self._pending:
+            self._flush()
         if self._stream is not None:
             with _suppress_all():
                 self._stream.close()
