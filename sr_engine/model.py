@@ -34,7 +34,9 @@ class SRModel:
     when not given); ``threads``: intra-op threads (ORT default: physical cores);
     ``optimization``: graph optimisation level (``all`` folds BN into Conv, fuses
     activations and uses the blocked NCHWc layout on x86); ``rewrite``: exact
-    rewrites that let ORT fuse more (:mod:`sr_engine.optimize`).
+    rewrites that let ORT fuse more (:mod:`sr_engine.optimize`); ``split``: run a
+    pixel-shuffle tail in sub-windows (:mod:`sr_engine.split`; None: when it saves
+    memory, True: whenever possible, False: never).
     """
 
     def __init__(
@@ -47,7 +49,7 @@ class SRModel:
         memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB,
         receptive_field: int | None = None,
         rewrite: bool = True,
-        split: bool = True,
+        split: bool | None = None,
     ) -> None:
 
         self.source, proto = _load_proto(model)
@@ -69,8 +71,10 @@ class SRModel:
         self.output_name = self.session.get_outputs()[0].name
         self._run_bytes = run_bytes
         self._split = None
-        if split:
-            self._split = _make_split(run_bytes, self, providers, threads, optimization)
+        if split is not False:
+            self._split = _make_split(
+                run_bytes, self, providers, threads, optimization, force=bool(split)
+            )
         self._rf = receptive_field if receptive_field is not None else self.meta.receptive_field
         self._bytes_per_px: float | None = None
         self._probe()
@@ -205,15 +209,16 @@ def _make_split(
     providers: list[str] | None,
     threads: int | None,
     optimization: Optimization,
+    force: bool = False,
 ) -> Any:
-    """A split runner when the graph's HR tail dominates its memory, else None."""
+    """A split runner when the graph's HR tail dominates its memory (or ``force``), else None."""
     import onnx
 
     from sr_engine.memory import estimate_bytes_per_lr_pixel
     from sr_engine.split import SPLIT_MIN_BYTES, SplitRunner, split_graph
 
     whole = estimate_bytes_per_lr_pixel(run_bytes, model.n_channels)
-    if whole < SPLIT_MIN_BYTES:
+    if whole < SPLIT_MIN_BYTES and not force:
         return None
     graphs = split_graph(onnx.load_model_from_string(run_bytes))
     if graphs is None:

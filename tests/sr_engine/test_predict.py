@@ -167,7 +167,7 @@ def test_deep_split_model_tiled_equals_untiled_on_a_real_image():
         img = tifffile.imread(REAL)[200:290, 150:260]
     else:  # pragma: no cover - shared data not mounted
         img = structured(90, 110, seed=9)
-    model = SRModel(paper_generator(blocks=3, seed=5))
+    model = SRModel(paper_generator(blocks=3, features=16, seed=5), split=True)
     assert model.split
     model._split.tail_core = 24  # many tail sub-windows as well
     whole = model.predict(img, tile=200)
