@@ -51,7 +51,6 @@ class SRModel:
         rewrite: bool = True,
         split: bool | None = None,
     ) -> None:
-
         self.source, proto = _load_proto(model)
         self.meta = ModelMetadata.from_props(props_of(proto), source=self.source)
         self._proto_bytes = proto.SerializeToString() if not isinstance(model, bytes) else model
@@ -62,7 +61,11 @@ class SRModel:
         if rewrite:
             from sr_engine.optimize import optimize_graph
 
-            optimized, self.rewrites = optimize_graph(proto)
+            try:
+                optimized, self.rewrites = optimize_graph(proto)
+            except Exception as exc:  # an unexpected graph shape: run it as it is
+                logger.debug("%s: no rewrites (%s)", self.source, exc)
+                optimized, self.rewrites = proto, []
             if self.rewrites:
                 run_bytes = optimized.SerializeToString()
                 logger.debug("%s: %s", self.source, "; ".join(self.rewrites))
@@ -72,9 +75,13 @@ class SRModel:
         self._run_bytes = run_bytes
         self._split = None
         if split is not False:
-            self._split = _make_split(
-                run_bytes, self, providers, threads, optimization, force=bool(split)
-            )
+            try:
+                self._split = _make_split(
+                    run_bytes, self, providers, threads, optimization, force=bool(split)
+                )
+            except Exception as exc:  # an unexpected graph shape: run it whole
+                logger.debug("%s: not split (%s)", self.source, exc)
+                self._split = None
         self._rf = receptive_field if receptive_field is not None else self.meta.receptive_field
         self._bytes_per_px: float | None = None
         self._probe()
