@@ -26,7 +26,7 @@ from pymmcore_plus.experimental.unicore import (
     pymm_property,
 )
 
-from acquisition.sim.imaging import NoiseBank, expose, make_level
+from acquisition.sim.imaging import ExposureCache, NoiseBank, make_level
 from acquisition.sim.optics import (
     CameraModel,
     ChannelOptics,
@@ -323,6 +323,7 @@ class SimCamera(_WorldMember, CameraDevice):
         self._fail_after = -1
         self._frames_since_arm = 0
         self._noise = NoiseBank()
+        self._cache = ExposureCache()
         self._default_objective = DEFAULT_OBJECTIVES[2]
         self._default_channel = DEFAULT_CHANNELS[1]
 
@@ -406,10 +407,17 @@ class SimCamera(_WorldMember, CameraDevice):
                 specimen, objective, channel, _defocus_bin(defocus, objective, channel), cam
             )
             scale = self._flux * self._exposure * collection_factor(objective, channel.kind)
-            electrons = level.crop(y0, x0, h, w, scale)
         else:
-            electrons = np.zeros((h, w), dtype=np.float32)
-        expose(electrons, cam, out, self._noise if self._noise_on else None)
+            level, scale = None, 0.0
+        key = (id(level), round(y0, 6), round(x0, 6), h, w, scale, cam)
+        cached = self._cache.get(key)
+        if cached is None:
+            if level is not None:
+                electrons = level.crop(y0, x0, h, w, scale)
+            else:
+                electrons = np.zeros((h, w), dtype=np.float32)
+            cached = self._cache.put(key, electrons, cam, owner=level)
+        self._cache.expose(*cached, cam, out, self._noise if self._noise_on else None)
         return {
             "SimObjective": objective.label,
             "SimChannel": channel.label,

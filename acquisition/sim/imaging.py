@@ -207,3 +207,58 @@ def expose(
     electrons += np.float32(camera.offset_adu + 0.5)  # + 0.5: round on the cast below
     top = min(camera.max_adu, camera.full_well_e / camera.gain_e_per_adu + camera.offset_adu)
     np.clip(electrons, np.float32(0.0), np.float32(top), out=out, casting="unsafe")
+
+
+class ExposureCache:
+    """The expected frame and its noise scale for the last field, in camera units.
+
+    A camera at rest (live view, a focused field) then costs three passes per
+    frame: ``mean + sign * sd * noise``, clipped into the output buffer.
+    """
+
+    def __init__(self) -> None:
+        self._key: tuple | None = None
+        self._mean: np.ndarray | None = None
+        self._sd: np.ndarray | None = None
+        self._tmp: np.ndarray | None = None
+        self._owner: object = None
+
+    def get(self, key: tuple) -> tuple[np.ndarray, np.ndarray] | None:
+        if key == self._key and self._mean is not None and self._sd is not None:
+            return self._mean, self._sd
+        return None
+
+    def put(
+        self, key: tuple, electrons: np.ndarray, camera: CameraModel
+    ) -> tuple[np.ndarray, np.ndarray]:
+        inv_g = np.float32(1.0 / camera.gain_e_per_adu)
+        sd = np.add(electrons, np.float32(camera.read_noise_e**2))
+        np.sqrt(sd, out=sd)
+        sd *= inv_g
+        mean = electrons  # reused in place
+        mean *= inv_g
+        mean += np.float32(camera.offset_adu + 0.5)  # + 0.5: round on the cast
+        self._key, self._mean, self._sd, self._owner = key, mean, sd, owner
+        return mean, sd
+
+    def expose(
+        self,
+        mean: np.ndarray,
+        sd: np.ndarray,
+        camera: CameraModel,
+        out: np.ndarray,
+        noise: NoiseBank | None,
+    ) -> None:
+        top = min(camera.max_adu, camera.full_well_e / camera.gain_e_per_adu + camera.offset_adu)
+        if noise is None:
+            np.clip(mean, np.float32(0.0), np.float32(top), out=out, casting="unsafe")
+            return
+        if self._tmp is None or self._tmp.shape != mean.shape:
+            self._tmp = np.empty_like(mean)
+        tmp = self._tmp
+        np.multiply(sd, noise.draw(mean.size).reshape(mean.shape), out=tmp)
+        if noise.sign() < 0:
+            np.subtract(mean, tmp, out=tmp)
+        else:
+            tmp += mean
+        np.clip(tmp, np.float32(0.0), np.float32(top), out=out, casting="unsafe")
