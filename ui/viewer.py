@@ -36,6 +36,7 @@ from ui.sr import (
 from ui.tasks import Task, TaskContext
 
 NO_MODEL = "(none: upsampled frame)"
+NO_TWIN = "(none)"
 
 
 class ViewerSettings(BaseModel):
@@ -277,7 +278,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
         self.model_combo.addItems(list(self.models))
         self.model_combo.blockSignals(False)
         self.gan_combo.blockSignals(True)
-        self.gan_combo.addItem(NO_MODEL)
+        self.gan_combo.addItem(NO_TWIN)
         self.gan_combo.addItems(list(self.models))
         self.gan_combo.blockSignals(False)
         self._update_position()
@@ -485,7 +486,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
         """The model blended with its chosen GAN twin, or None (no twin / refused)."""
         name = self.gan_combo.currentText()
         self.fidelity_slider.setEnabled(False)
-        if self.model is None or name == NO_MODEL or name not in self.models:
+        if self.model is None or name == NO_TWIN or name not in self.models:
             return None
         try:
             gan = LoadedModel.open(self.models[name], self.settings.threads)
