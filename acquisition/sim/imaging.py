@@ -229,8 +229,10 @@ class ExposureCache:
         return None
 
     def put(
-        self, key: tuple, electrons: np.ndarray, camera: CameraModel
+        self, key: tuple, electrons: np.ndarray, camera: CameraModel, owner: object = None
     ) -> tuple[np.ndarray, np.ndarray]:
+        """Cache ``electrons`` (consumed) for ``key``; ``owner`` (the level) is kept alive,
+        so that its ``id`` in the key cannot be reused by another object."""
         inv_g = np.float32(1.0 / camera.gain_e_per_adu)
         sd = np.add(electrons, np.float32(camera.read_noise_e**2))
         np.sqrt(sd, out=sd)
