@@ -83,7 +83,6 @@ def _skip_before_shuffle(graph: Any, inits: dict[str, Any]) -> list[str]:
     over those channels) before the shuffle is the same sum without the HR-sized
     Resize (a tenth of the live model's time).
     """
-    from onnx import numpy_helper
 
     producers = {o: n for n in graph.node for o in n.output}
     consumers: dict[str, int] = {}
@@ -111,9 +110,10 @@ def _skip_before_shuffle(graph: Any, inits: dict[str, Any]) -> list[str]:
         nm = nm.s.decode() if nm is not None else "round_prefer_floor"
         if mode != "nearest" or (ctm, nm) != ("asymmetric", "floor"):
             continue
-        if len(rsz.input) < 3 or rsz.input[2] not in inits:
+        scales = _constant(rsz.input[2] if len(rsz.input) > 2 else "", inits, producers)
+        if scales is None:
             continue
-        scales = numpy_helper.to_array(inits[rsz.input[2]]).tolist()
+        scales = scales.tolist()
         x = rsz.input[0]
         if scales != [1.0, 1.0, float(s), float(s)] or x not in graph_inputs:
             continue
@@ -140,3 +140,17 @@ def _skip_before_shuffle(graph: Any, inits: dict[str, Any]) -> list[str]:
             graph.node.remove(rsz)
         notes.append(f"input skip added before DepthToSpace {out}")
     return notes
+
+
+def _constant(name: str, inits: dict[str, Any], producers: dict[str, Any]) -> np.ndarray | None:
+    """Value of an initializer or of a ``Constant`` node's output, else None."""
+    from onnx import numpy_helper
+
+    if name in inits:
+        return numpy_helper.to_array(inits[name])
+    node = producers.get(name)
+    if node is not None and node.op_type == "Constant":
+        for a in node.attribute:
+            if a.name == "value":
+                return numpy_helper.to_array(a.t)
+    return None

@@ -117,3 +117,21 @@ def test_models_without_pixel_shuffle_or_small_memory_are_not_split():
 
     assert not SRModel(nearest_model(2, 1, n_conv=2)).split
     assert not SRModel(live_espcn()).split
+
+
+def test_input_skip_rewrite_with_constant_node_scales():
+    """torch's exporter gives the Resize scales as a Constant node, not an initializer."""
+    from onnx import helper
+
+    proto = live_espcn(1, 4)
+    graph = proto.graph
+    rsz = next(n for n in graph.node if n.op_type == "Resize")
+    init = next(t for t in graph.initializer if t.name == rsz.input[2])
+    graph.node.insert(0, helper.make_node("Constant", [], [init.name], value=init))
+    graph.initializer.remove(init)
+    optimized, notes = optimize_graph(proto)
+    assert any("input skip" in n for n in notes)
+    x = np.random.default_rng(3).random((1, 1, 12, 15), dtype=np.float32)
+    np.testing.assert_allclose(
+        SRModel(proto).run(x), SRModel(proto, rewrite=False).run(x), atol=1e-5
+    )
