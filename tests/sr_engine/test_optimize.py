@@ -129,7 +129,7 @@ def test_input_skip_rewrite_with_constant_node_scales():
     init = next(t for t in graph.initializer if t.name == rsz.input[2])
     graph.node.insert(0, helper.make_node("Constant", [], [init.name], value=init))
     graph.initializer.remove(init)
-    optimized, notes = optimize_graph(proto)
+    _, notes = optimize_graph(proto)
     assert any("input skip" in n for n in notes)
     x = np.random.default_rng(3).random((1, 1, 12, 15), dtype=np.float32)
     np.testing.assert_allclose(
