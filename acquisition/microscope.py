@@ -56,7 +56,9 @@ class Microscope:
 
     @property
     def is_simulated(self) -> bool:
-        return "acquisition.sim" in (self.core.getDeviceLibrary(self.core.getCameraDevice()) or "")
+        """True on the srscope simulated rig (its camera is our Python device)."""
+        camera = self.core.getCameraDevice()
+        return bool(camera) and "acquisition.sim" in str(self.core.getDeviceLibrary(camera))
 
     def close(self) -> None:
         """Stop any acquisition and unload the devices (when this object opened them)."""

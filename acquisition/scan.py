@@ -321,7 +321,7 @@ def _check_reachable(microscope, p: useq.Position) -> None:
     lo_y, hi_y = float(dev.getProperty(xy, "YMin_um")), float(dev.getProperty(xy, "YMax_um"))
     if not (lo_x <= p.x <= hi_x and lo_y <= p.y <= hi_y):  # type: ignore[operator]
         raise SrscopeError(
-            f"scan tile {p.name} at ({p.x:.0f}, {p.y:.0f}) µm is outside the stage travel "
+            f"stage position {p.name or ''} ({p.x:.0f}, {p.y:.0f}) µm is outside the stage travel "
             f"x [{lo_x:.0f}, {hi_x:.0f}], y [{lo_y:.0f}, {hi_y:.0f}] µm"
         )
 

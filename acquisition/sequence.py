@@ -148,6 +148,11 @@ def _check_sequence(microscope, sequence: useq.MDASequence) -> None:
             )
         elif ch.config not in microscope.core.getAvailableConfigs(group):
             raise SrscopeError(f"unknown preset {ch.config!r} in group {group!r}")
+    from acquisition.scan import _check_reachable
+
+    for pos in sequence.stage_positions:
+        if pos.x is not None and pos.y is not None:
+            _check_reachable(microscope, pos)
     uses_grid = sequence.grid_plan is not None or any(
         p.sequence is not None and p.sequence.grid_plan is not None
         for p in sequence.stage_positions

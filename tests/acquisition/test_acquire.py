@@ -65,3 +65,10 @@ def test_unknown_channel_in_sequence_is_refused(microscope, tmp_path):
     with pytest.raises(SrscopeError, match="unknown channel 'Cy9'"):
         acquire(microscope, f, tmp_path / "o.ome.zarr")
     assert not (tmp_path / "o.ome.zarr").exists()
+
+
+def test_sequence_outside_the_stage_travel_is_refused(microscope, tmp_path):
+    f = tmp_path / "s.yaml"
+    f.write_text("stage_positions: [{x: 0, y: 0}, {x: 5.0e6, y: 0}]")
+    with pytest.raises(SrscopeError, match="outside the stage travel"):
+        acquire(microscope, f, tmp_path / "o.ome.zarr")
