@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import useq
@@ -532,10 +532,40 @@ def write_mosaics(out: Path, state: dict[str, Any], journal: Journal) -> dict[st
             mosaic = np.clip(np.rint(mosaic), 0, np.iinfo(dtype).max).astype(dtype)
         fname = f"mosaic_{well}.ome.tif" if well else "mosaic.ome.tif"
         write_ome_tiff(
-            out / fname, mosaic, pixel_size_um=px, channel_names=state["channels"], name=fname
+            out / fname,
+            mosaic,
+            _mosaic_meta(state, pos, tiles[0].shape[-2:], mosaic.shape[-2:], px),
+            channel_names=state["channels"],
+            name=fname,
         )
         written[well or "all"] = fname
     return written
+
+
+def _mosaic_meta(
+    state: dict[str, Any],
+    positions: list[tuple[float, float]],
+    tile_shape: tuple[int, ...],
+    mosaic_shape: tuple[int, ...],
+    px: float,
+) -> FrameMeta:
+    """Metadata of a mosaic: the stage position of its centre, like a frame's."""
+    from acquisition.mosaic import mosaic_origin_um
+
+    x0, y0 = mosaic_origin_um(positions, (int(tile_shape[0]), int(tile_shape[1])), px)
+    h, w = int(mosaic_shape[0]), int(mosaic_shape[1])
+    return FrameMeta(
+        pixel_size_um=px,
+        position_um=(
+            x0 + (w - 1) / 2 * px,
+            y0 + (h - 1) / 2 * px,
+            state["plan"].get("z_um") or 0.0,
+        ),
+        objective=state.get("objective", ""),
+        channel=",".join(state["channels"]),
+        exposure_ms=float(state["plan"].get("exposure_ms", 0.0)),
+        extra={"kind": "mosaic", "tiles": len(positions)},
+    )
 
 
 def _write_processed(
@@ -563,6 +593,3 @@ def _write_processed(
         )
         written[well or "all"] = fname
     return written
-
-
-ScanLayout = Literal["area", "grid", "plate"]

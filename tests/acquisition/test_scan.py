@@ -34,7 +34,12 @@ def test_scan_writes_zarr_tiles_and_a_seam_free_mosaic(scope, tmp_path):
     assert len(tiles) == 6 and all(t.shape == (128, 128) and t.mean() > 100 for t in tiles.values())
     group = zarr.open_group(tmp_path / "s" / "tiles" / "part000.ome.zarr", mode="r")
     assert "ome" in group.attrs
-    mosaic = tifffile.imread(tmp_path / "s" / "mosaic.ome.tif")
+    from acquisition.ome_io import read_ome_tiff
+
+    mosaic, info = read_ome_tiff(tmp_path / "s" / "mosaic.ome.tif")
+    assert info["pixel_size_um"] == 1.3
+    assert info["position_um"][:2] == pytest.approx((100.0, -200.0), abs=1.3)  # scan centre
+    assert info["srscope"]["objective"] == "5x/0.15"
     # 3 columns x 2 rows of 128 px with 10 % overlap
     assert mosaic.shape[1] == pytest.approx(128 + 2 * 128 * 0.9, abs=2)
     assert mosaic.shape[0] == pytest.approx(128 + 128 * 0.9, abs=2)
