@@ -106,3 +106,14 @@ def read_ome_tiff(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, Any]]:
         with contextlib.suppress(ValueError):
             info.update(json.loads(html.unescape(m.group(1))))
     return data, info
+
+
+def annotate_zarr(path: str | os.PathLike, info: dict[str, Any]) -> None:
+    """Add srscope metadata (objective, pixel size, channels, ...) to an OME-Zarr root."""
+    path = Path(path)
+    if not (path / "zarr.json").is_file():
+        return
+    import zarr
+
+    group = zarr.open_group(path, mode="r+")
+    group.attrs.update({"srscope": json.loads(json.dumps(info, default=str))})

@@ -35,7 +35,7 @@ from pymmcore_plus.mda._runner import SkipEvent
 from acquisition.live import FrameProcessor, ProcessorRelay
 from acquisition.models import FrameMeta
 from acquisition.mosaic import stitch
-from acquisition.ome_io import write_ome_tiff
+from acquisition.ome_io import annotate_zarr, write_ome_tiff
 from srscope import logger
 from srscope.degradation import write_text_atomic
 from srscope.errors import SrscopeError
@@ -387,6 +387,16 @@ def _run_mda(
         if old_engine is not None and not core.mda.is_running():
             core.mda.set_engine(old_engine)
         journal.forget_unreadable(zarr_path.parent.parent, part)
+        if not worker.is_alive():
+            annotate_zarr(
+                zarr_path,
+                {
+                    "objective": microscope.objective_label(),
+                    "pixel_size_um": microscope.pixel_size_um,
+                    "channels": [c.config for c in sequence.channels],
+                    "kind": "tile scan part",
+                },
+            )
 
 
 def _block_sigint() -> None:

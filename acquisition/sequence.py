@@ -121,6 +121,17 @@ def acquire(
         core.mda.events.frameReady.disconnect(on_frame)
         if relay is not None:
             relay.stop(drain=True)
+    if str(out).lower().endswith(".zarr"):
+        from acquisition.ome_io import annotate_zarr
+
+        annotate_zarr(
+            out,
+            {
+                "objective": microscope.objective_label(),
+                "pixel_size_um": microscope.pixel_size_um,
+                "sequence": json.loads(sequence.model_dump_json(exclude_defaults=True)),
+            },
+        )
     if error:
         msg = " ".join(str(error[0]).split())
         raise SrscopeError(f"acquisition failed after {done[0]} of {total} frames: {msg}")

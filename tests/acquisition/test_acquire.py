@@ -33,6 +33,7 @@ def test_yaml_sequence_to_ome_zarr(microscope, tmp_path):
     )
     assert arr.shape[-2:] == (64, 64) and arr.size == 6 * 64 * 64
     assert arr.mean() > 100
+    assert group.attrs["srscope"]["objective"] == "20x/0.45"
 
 
 def test_json_sequence_to_ome_tiff(microscope, tmp_path):

@@ -34,6 +34,8 @@ def test_scan_writes_zarr_tiles_and_a_seam_free_mosaic(scope, tmp_path):
     assert len(tiles) == 6 and all(t.shape == (128, 128) and t.mean() > 100 for t in tiles.values())
     group = zarr.open_group(tmp_path / "s" / "tiles" / "part000.ome.zarr", mode="r")
     assert "ome" in group.attrs
+    assert group.attrs["srscope"]["objective"] == "5x/0.15"
+    assert group.attrs["srscope"]["pixel_size_um"] == 1.3
     from acquisition.ome_io import read_ome_tiff
 
     mosaic, info = read_ome_tiff(tmp_path / "s" / "mosaic.ome.tif")
