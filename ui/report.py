@@ -61,32 +61,41 @@ def snap_figure(lr: np.ndarray, sr: np.ndarray, scale: int, path: Path) -> Path:
     return path
 
 
-def mosaic_figure(lr_mosaic: np.ndarray, sr_mosaic: np.ndarray | None, path: Path) -> Path:
+def mosaic_figure(
+    lr_mosaic: np.ndarray, sr_mosaic: np.ndarray | None, path: Path, scale: int = 4
+) -> Path:
+    """Both mosaics whole, and the same central region of each zoomed in."""
     plt = _plt()
     n = 2 if sr_mosaic is not None else 1
-    fig, ax = plt.subplots(1, n, figsize=(7 * n, 6.5), squeeze=False)
-    for a, img, title in (
-        (ax[0, 0], lr_mosaic, f"LR mosaic (5x) {lr_mosaic.shape[1]}×{lr_mosaic.shape[0]}"),
-        *(
+    fig, ax = plt.subplots(2, n, figsize=(7 * n, 13), squeeze=False)
+    h, w = lr_mosaic.shape
+    c = max(16, min(h, w) // 10)
+    cy, cx = h // 2, w // 2
+    panels = [
+        (ax[0, 0], _thumb(lr_mosaic), lr_mosaic, f"LR mosaic (5x) {w}×{h}"),
+        (ax[1, 0], lr_mosaic[cy - c : cy + c, cx - c : cx + c], None, "LR mosaic, centre zoomed"),
+    ]
+    if sr_mosaic is not None:
+        sh, sw = sr_mosaic.shape
+        sy, sx = sh // 2, sw // 2
+        sc = c * scale
+        panels += [
+            (ax[0, 1], _thumb(sr_mosaic), sr_mosaic, f"SR mosaic, computed {sw}×{sh}"),
             (
-                (
-                    ax[0, 1],
-                    sr_mosaic,
-                    f"SR mosaic, computed {sr_mosaic.shape[1]}×{sr_mosaic.shape[0]}",
-                ),
-            )
-            if sr_mosaic is not None
-            else ()
-        ),
-    ):
-        t = _thumb(img)
-        lo, hi = _limits(t)
-        a.imshow(t, cmap="gray", vmin=lo, vmax=hi)
+                ax[1, 1],
+                sr_mosaic[sy - sc : sy + sc, sx - sc : sx + sc],
+                None,
+                "SR mosaic (computed), centre zoomed",
+            ),
+        ]
+    for a, img, ref, title in panels:
+        lo, hi = _limits(_thumb(ref) if ref is not None else img)
+        a.imshow(img, cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
         a.set_title(title, fontsize=10)
         a.set_xticks([])
         a.set_yticks([])
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=80)
     plt.close(fig)
     return path
 
@@ -128,7 +137,7 @@ def write_demo_report(
     figs.mkdir(parents=True, exist_ok=True)
     scale = int(demo.model["scale"])
     snap_png = snap_figure(lr, sr, scale, figs / "snap.png")
-    mosaic_png = mosaic_figure(scan["lr_mosaic"], scan["sr_mosaic"], figs / "mosaic.png")
+    mosaic_png = mosaic_figure(scan["lr_mosaic"], scan["sr_mosaic"], figs / "mosaic.png", scale)
     eval_figs = out / "evaluation" / "figures"
     panel_pngs = sorted(eval_figs.glob("panel_*.png"))
     table_png = eval_figs / "table.png"
