@@ -104,12 +104,26 @@ def _cosine_spectrum(specimen: Specimen, channel: ChannelOptics) -> np.ndarray:
     return sfft.dctn(specimen.plane_for(channel), type=2, norm="ortho", workers=-1)
 
 
-def samples_per_pixel(objective: ObjectiveOptics, channel: ChannelOptics, pixel_um: float) -> int:
-    """Fine-grid samples per camera pixel so the grid carries the whole optical band."""
-    cutoff = 2.0 * objective.na / (channel.wavelength_nm / 1000.0)
+def samples_per_pixel(
+    objective: ObjectiveOptics, channel: ChannelOptics, pixel_um: float, tile_px: int = 0
+) -> int:
+    """Fine-grid samples per camera pixel, so the grid carries what the optics pass.
+
+    Enough samples to hold the whole optical band, so the camera's aliasing (the
+    LR objective's hallmark) is rendered as a camera has it. Exception for big
+    levels (``tile_px`` camera pixels, mirrored x4, over 64 MB at 2 samples): one
+    sample per pixel when the optics pass under 15 % at the camera's Nyquist
+    frequency, where the little that would alias is negligible.
+    """
+    wl_um = channel.wavelength_nm / 1000.0
+    cutoff = 2.0 * objective.na / wl_um
     nyquist = 1.0 / (2.0 * pixel_um)
-    # beyond 1.15 x Nyquist the Airy OTF is < 5 %: one sample per pixel is enough then
-    return 1 if cutoff <= 1.15 * nyquist else math.ceil(cutoff / nyquist)
+    if cutoff <= nyquist:
+        return 1
+    big = 4 * 4 * tile_px * 4 > 64 * 2**20  # float32, 2x2 samples, mirrored period
+    if big and float(airy_otf(np.asarray(nyquist), objective.na, wl_um)) < 0.15:
+        return 1
+    return math.ceil(cutoff / nyquist)
 
 
 def make_level(
@@ -133,10 +147,10 @@ def make_level(
             _LEVEL_CACHE.move_to_end(key)
             return _LEVEL_CACHE[key]
     pixel_um = camera.pixel_pitch_um / objective.magnification
-    k = samples_per_pixel(objective, channel, pixel_um)
     coeffs = _cosine_spectrum(specimen, channel)
     ny, nx = coeffs.shape
     ly, lx = ny * specimen.pixel_size_um, nx * specimen.pixel_size_um
+    k = samples_per_pixel(objective, channel, pixel_um, round(ly / pixel_um) * round(lx / pixel_um))
     my = k * max(1, round(ly / pixel_um))
     mx = k * max(1, round(lx / pixel_um))
     wl_um = channel.wavelength_nm / 1000.0
