@@ -574,7 +574,16 @@ class ViewerWindow(QtWidgets.QMainWindow):
     def _on_objective(self, name: str) -> None:
         if self._guarded("objective change", lambda: self.rig.set_objective(name)):
             self.lr_pane.reset_contrast()
-            self.show_message(f"objective {name} ({self.rig.pixel_size_um():.3g} µm/px)", 3000)
+            px = self.rig.pixel_size_um()
+            text = f"objective {name} ({px:.3g} µm/px)"
+            if self.model is not None:
+                want = self.model.meta.lr_pixel_size_um
+                if px > 0 and abs(px - want) > 0.1 * want:
+                    text += (
+                        f" — {self.model.name} was trained on {want:.3g} µm LR pixels: "
+                        "its SR of this objective is not meaningful"
+                    )
+            self.show_message(text, 0 if "trained on" in text else 3000)
 
     def _on_channel(self, name: str) -> None:
         if not self._guarded("channel change", lambda: self.rig.set_channel(name)):

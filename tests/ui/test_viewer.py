@@ -97,6 +97,13 @@ def test_fidelity_dial_blends_a_gan_twin(viewer, qtbot, tmp_path):
     assert viewer.blended is None and not viewer.fidelity_slider.isEnabled()
 
 
+def test_objective_change_warns_about_model_pixel_size(viewer):
+    viewer.objective_combo.setCurrentText("20x")
+    assert "1.3 µm LR pixels" in viewer.statusBar().currentMessage()
+    viewer.objective_combo.setCurrentText("5x")
+    assert "trained on" not in viewer.statusBar().currentMessage()
+
+
 def test_model_of_other_channel_is_refused(viewer, qtbot, dapi_model):
     ok = viewer.set_model(dapi_model)
     assert not ok
