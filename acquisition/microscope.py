@@ -109,6 +109,8 @@ class Microscope:
     def objective_label(self, preset: str | None = None) -> str:
         """The turret label of an objective preset (``5x`` -> ``5x/0.15``), else the preset."""
         preset = preset or self.objective
+        if not preset:
+            return ""
         try:
             data = self.core.getConfigData(self.settings.objective_group, preset)
         except Exception:
@@ -130,7 +132,13 @@ class Microscope:
 
     @property
     def objective(self) -> str:
-        return self.core.getCurrentConfig(self.settings.objective_group)
+        """Current objective preset ('' when the config has no objective group)."""
+        return self._current(self.settings.objective_group)
+
+    def _current(self, group: str) -> str:
+        if not self.core.isGroupDefined(group):
+            return ""
+        return str(self.core.getCurrentConfig(group))
 
     def set_objective(self, name: str) -> None:
         preset = self.resolve_objective(name)
@@ -141,7 +149,8 @@ class Microscope:
 
     @property
     def channel(self) -> str:
-        return self.core.getCurrentConfig(self.settings.channel_group)
+        """Current channel preset ('' when the config has no channel group)."""
+        return self._current(self.settings.channel_group)
 
     def set_channel(self, name: str) -> None:
         channels = self.channels
