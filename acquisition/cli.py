@@ -230,6 +230,9 @@ def live(
     if processor is not None:
         line += f" processed={stats.processed} processor_drops={stats.processor_dropped}"
     typer.echo(line)
+    if stream.error is not None:
+        msg = " ".join(str(stream.error).split())
+        raise SrscopeError(f"the camera failed after {got} frames: {msg}")
     if got < frames:
         raise SrscopeError(f"the camera delivered only {got} of {frames} frames")
 

@@ -233,6 +233,8 @@ class LiveStream:
         self._meta_dirty = True
         self._meta: FrameMeta | None = None
         self._overflowed = False
+        self.error: BaseException | None = None  # why the camera stopped, if it failed
+        self._prev_hook: Any = None
 
     @property
     def processed(self):
@@ -253,13 +255,16 @@ class LiveStream:
         core.events.exposureChanged.connect(self._mark_dirty)
         self.microscope.stage_moved.connect(self._mark_dirty)
         self._frames = 0
+        self.error = None
         self._running.set()
         if self.relay:
             self.relay.start()
+        self._prev_hook, threading.excepthook = threading.excepthook, self._camera_thread_hook
         try:
             core.startContinuousSequenceAcquisition(0)
         except Exception as exc:
             self._running.clear()
+            threading.excepthook = self._prev_hook
             raise SrscopeError(f"cannot start live: {' '.join(str(exc).split())}") from None
         self._t0 = self._t1 = 0.0
         for target, name in (
@@ -293,7 +298,20 @@ class LiveStream:
                 self.microscope.stage_moved.disconnect(self._mark_dirty)
                 if self.relay:
                     self.relay.stop()
+                if self._prev_hook is not None:
+                    threading.excepthook = self._prev_hook
+                    self._prev_hook = None
         return self.stats
+
+    def _camera_thread_hook(self, args: threading.ExceptHookArgs) -> None:
+        """A camera failing in the core's acquisition thread ends the stream with a
+        recorded error (``self.error``) instead of a traceback on stderr."""
+        exc = args.exc_value
+        if isinstance(exc, Exception) and "sequence acquisition" in str(exc):
+            self.error = exc
+            logger.warning("live stream: %s", " ".join(str(exc).split()))
+            return
+        (self._prev_hook or threading.__excepthook__)(args)
 
     def __enter__(self) -> LiveStream:
         return self.start()
