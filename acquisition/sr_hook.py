@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import queue
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -114,6 +115,7 @@ class SRFrameProcessor:
         keep_tiles: bool = True,
         nice: int | None = 19,
         write_behind_mb: float = 1024.0,
+        gil_switch_s: float | None = 0.0005,
     ) -> None:
         self.model = _open_model(model, default_threads() if threads is None else threads)
         self.nice = nice
@@ -129,7 +131,10 @@ class SRFrameProcessor:
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_queue)
         self._stream: Any = None
         self.write_behind_mb = float(write_behind_mb)
-        self._pending: list[np.ndarray] = []
+        self.gil_switch_s = gil_switch_s
+        self._switch_interval: float | None = None
+        self._pending: list[tuple[int | None, np.ndarray]] = []
+        self._dtype: Any = None
         self._pending_bytes = 0
         self._lr_pixel_um: float | None = None
         self._thread: threading.Thread | None = None
@@ -189,12 +194,13 @@ class SRFrameProcessor:
         self.stats.last_frame_at = now
         self.stats.frames_in += 1
         pos = getattr(metadata, "position_um", (None, None))
-        self._one(None, np.asarray(image), (pos[0], pos[1]))
+        sr = self._one(None, np.asarray(image), (pos[0], pos[1]))
         self.stats.done_at = time.perf_counter()
-        return self.tiles[-1][0] if self.keep_tiles and self.tiles else np.asarray([])
+        return sr
 
     def finish(self) -> None:
         """Close the SR image and write the SR mosaic (after :meth:`process` calls)."""
+        self._foreground()
         self._close_stream()
         if self.mosaic_path is not None and self.tiles:
             self._write_mosaic()
@@ -226,11 +232,25 @@ class SRFrameProcessor:
 
     # -- relay thread ------------------------------------------------------
     def _background(self) -> None:
-        """Lower the priority of the thread doing SR (once per thread)."""
+        """Lower the priority of the thread doing SR (once per thread).
+
+        Also shortens the interpreter's GIL switch interval while SR runs (5 ms
+        → 0.5 ms): the acquisition thread, waking from a camera exposure,
+        then waits at most that long for the GIL the SR thread holds between
+        native calls. Restored when SR ends.
+        """
         tid = threading.get_native_id()
         if self.nice and tid not in self._niced:
             lower_thread_priority(self.nice)
             self._niced.add(tid)
+        if self._switch_interval is None and self.gil_switch_s:
+            self._switch_interval = sys.getswitchinterval()
+            sys.setswitchinterval(min(self._switch_interval, self.gil_switch_s))
+
+    def _foreground(self) -> None:
+        if self._switch_interval is not None:
+            sys.setswitchinterval(self._switch_interval)
+            self._switch_interval = None
 
     def _run(self, sequence: Any, info: dict) -> None:
         self._background()
@@ -250,33 +270,39 @@ class SRFrameProcessor:
             self._close_stream()
         finally:
             self.stats.done_at = time.perf_counter()
+            self._foreground()
             self._finished.set()
 
-    def _one(self, sequence: Any, frame: np.ndarray, pos: tuple[Any, Any]) -> None:
+    def _one(self, sequence: Any, frame: np.ndarray, pos: tuple[Any, Any]) -> np.ndarray:
         t0 = time.perf_counter()
         try:
-            sr = self.model.predict(frame, dtype="input")
+            sr = self.model.predict(frame)  # float32 in input units
         except SrscopeError as exc:
             self.stats.errors += 1
             logger.warning("SR of frame %d failed: %s", self.stats.frames_done, exc)
-            sr = np.zeros((frame.shape[0] * self.scale, frame.shape[1] * self.scale), frame.dtype)
+            sr = np.zeros((frame.shape[0] * self.scale, frame.shape[1] * self.scale), np.float32)
         self.stats.compute_ms.append((time.perf_counter() - t0) * 1e3)
         if self._stream is None:
-            self._stream = self._open_stream(sequence, sr)
-        # write-behind: SR images are scale² times the raw size; writing them while
-        # the camera runs competes with the raw writer for disk and zarr's IO thread
-        self._pending.append(sr)
+            self._dtype = frame.dtype
+            self._stream = self._open_stream(sequence, sr.shape, frame.dtype)
+        # write-behind: SR images are scale² times the raw size; converting and writing
+        # them while the camera runs competes with acquisition for memory bandwidth,
+        # the GIL and zarr's IO thread, so both wait (bounded) until it has finished
+        tile = None
+        if self.keep_tiles and pos[0] is not None and pos[1] is not None:
+            tile = len(self.tiles)
+            self.tiles.append((sr, (float(pos[0]), float(pos[1]))))
+        self._pending.append((tile, sr))
         self._pending_bytes += sr.nbytes
         if self._pending_bytes > self.write_behind_mb * 2**20:
             self._flush()
-        if self.keep_tiles and pos[0] is not None and pos[1] is not None:
-            self.tiles.append((sr, (float(pos[0]), float(pos[1]))))
         self.stats.frames_done += 1
+        return sr
 
-    def _open_stream(self, sequence: Any, sr: np.ndarray) -> Any:
+    def _open_stream(self, sequence: Any, shape: tuple[int, ...], dtype: Any) -> Any:
         from ome_writers import AcquisitionSettings, create_stream, useq_to_acquisition_settings
 
-        h, w = sr.shape[-2:]
+        h, w = shape[-2:]
         hr_px = self.hr_pixel_size_um
         try:
             dims = useq_to_acquisition_settings(
@@ -294,7 +320,7 @@ class SRFrameProcessor:
         settings = AcquisitionSettings(
             root_path=str(self.out_path),
             dimensions=dims,
-            dtype=str(sr.dtype),
+            dtype=str(np.dtype(dtype)),
             overwrite=self.overwrite,
         )
         stream = create_stream(settings)
@@ -321,10 +347,13 @@ class SRFrameProcessor:
         }
 
     def _flush(self) -> None:
-        """Append the SR images held back so far, in order."""
+        """Convert the SR images held back so far to the raw dtype and append them, in order."""
         pending, self._pending, self._pending_bytes = self._pending, [], 0
-        for sr in pending:
-            self._stream.append(sr)
+        for tile, sr in pending:
+            out = _to_dtype(sr, self._dtype)
+            self._stream.append(out)
+            if tile is not None:
+                self.tiles[tile] = (out, self.tiles[tile][1])
 
     def _close_stream(self) -> None:
         if self._stream is not None and self._pending:
@@ -340,6 +369,17 @@ class SRFrameProcessor:
             return
         self.mosaic = stitch_tiles(self.tiles, self.hr_pixel_size_um, refine=False)
         write_image(self.mosaic_path, self.mosaic, self.hr_pixel_size_um, "SR mosaic (computed)")
+
+
+def _to_dtype(image: np.ndarray, dtype: Any) -> np.ndarray:
+    """Round and clip into an integer dtype (never wrap); floats just cast."""
+    dtype = np.dtype(dtype)
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        out = np.rint(image)
+        np.clip(out, info.min, info.max, out=out)
+        return out.astype(dtype)
+    return image.astype(dtype, copy=False)
 
 
 @contextmanager

@@ -57,10 +57,11 @@ def test_frame_processor_protocol(fitc_model, tmp_path):
     for i, x in enumerate((0.0, 50.0)):
         img = rng.integers(100, 4000, (32, 32), dtype=np.uint16)
         meta = FrameMeta(1.3, (x, 0.0, 0.0), "5x/0.15", "FITC", 10.0, index=i)
-        sr = proc.process(img, meta)
-        np.testing.assert_array_equal(sr[::4, ::4], img)
+        sr = proc.process(img, meta)  # float32 in camera units
+        np.testing.assert_allclose(sr[::4, ::4], img, atol=0.01)
     proc.finish()
     assert proc.mosaic.shape == (128, round(50 / 0.325) + 128)
+    assert proc.mosaic.dtype == np.uint16  # written in the raw dtype
     assert (tmp_path / "sr.ome.zarr").is_dir()
 
 
