@@ -368,7 +368,7 @@ class LiveStream:
                 time.sleep(0.0005)
                 continue
             try:
-                image = np.array(core.popNextImage(), copy=True)
+                image = np.asarray(core.popNextImage())  # already a copy of the buffer slot
             except (IndexError, RuntimeError):  # buffer emptied under us
                 continue
             template = self._template()

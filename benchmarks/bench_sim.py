@@ -59,6 +59,10 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=400)
     ap.add_argument("--size", type=int, default=1024)
     args = ap.parse_args()
+    import os
+
+    if hasattr(os, "getloadavg"):  # these numbers are CPU-bound: say how busy the machine was
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     for objective, channel in (("5x", "DAPI"), ("20x", "FITC"), ("20x", "BF")):
         r = bench(args.frames, objective, channel, args.size)
         print(
