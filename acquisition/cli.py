@@ -109,18 +109,17 @@ class _progress:
             self._bar.stop()
 
 
-def processor_for(model: str | None, out: Path) -> FrameProcessor | None:
+def processor_for(model: str | None, base: Path) -> FrameProcessor | None:
     """The frame processor for ``--model`` (on-the-fly SR), or None without one.
 
-    Its outputs (an SR OME-Zarr and SR mosaic) go beside the raw data in ``out``.
+    Its outputs go to ``<base>.ome.zarr`` (every SR frame) and ``<base>_mosaic.ome.tif``.
     """
     if not model:
         return None
     from acquisition.sr_hook import SRFrameProcessor
 
-    base = out if out.suffix == "" else out.parent / out.name.split(".")[0]
     return SRFrameProcessor(
-        model, Path(f"{base}_sr.ome.zarr"), mosaic_path=Path(f"{base}_sr_mosaic.ome.tif")
+        model, Path(f"{base}.ome.zarr"), mosaic_path=Path(f"{base}_mosaic.ome.tif")
     )
 
 
@@ -336,7 +335,7 @@ def scan(
                 raise
             first = exc.errors()[0]["msg"] if hasattr(exc, "errors") else str(exc)
             raise SrscopeError(f"bad scan plan: {first}") from None
-    processor = processor_for(model, out / "sr") if model else None
+    processor = processor_for(model, out / "sr") if model else None  # scan/sr.ome.zarr
     with _open(sim, config, roi, specimen, realtime=False) as scope, _progress("tiles") as bar:
         result = scope.scan(plan, out, resume=resume, processor=processor, progress=bar.update)
     mosaics = ", ".join(result.mosaics.values())
@@ -365,7 +364,8 @@ def acquire(
     from acquisition.sequence import _count, load_sequence
 
     seq = load_sequence(sequence)  # bad files fail before the rig is opened
-    processor = processor_for(model, out) if model else None
+    base = out.parent / (out.name.split(".")[0] + "_sr")  # run.ome.zarr -> run_sr.ome.zarr
+    processor = processor_for(model, base) if model else None
     with _open(sim, config, roi, specimen, realtime=False) as scope, _progress("frames") as bar:
         path = scope.acquire(
             seq, out, overwrite=overwrite, processor=processor, progress=bar.update
