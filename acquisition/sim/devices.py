@@ -318,6 +318,7 @@ class SimCamera(_WorldMember, CameraDevice):
         self._flux = 400.0
         self._specimen = "tissue"
         self._specimen_px = 0.0
+        self._specimen_xy = (0.0, 0.0)  # stage position of the specimen image's centre
         self._noise_on = True
         self._realtime = True
         self._fail_after = -1
@@ -402,8 +403,8 @@ class SimCamera(_WorldMember, CameraDevice):
         h, w = out.shape[:2]
         rx, ry, _, _ = self.get_roi()
         sh, sw = self._sensor
-        y0 = y + (ry - (sh - 1) / 2.0) * pixel_um
-        x0 = x + (rx - (sw - 1) / 2.0) * pixel_um
+        y0 = y - self._specimen_xy[1] + (ry - (sh - 1) / 2.0) * pixel_um
+        x0 = x - self._specimen_xy[0] + (rx - (sw - 1) / 2.0) * pixel_um
         if shutter_open:
             specimen = load_specimen(self._specimen, self._specimen_px)
             level = make_level(
@@ -526,6 +527,24 @@ class SimCamera(_WorldMember, CameraDevice):
     @SpecimenPixelSize_um.setter
     def SpecimenPixelSize_um(self, value: float) -> None:
         self._specimen_px = float(value)
+
+    @pymm_property(limits=(-1e6, 1e6))
+    def SpecimenX_um(self) -> float:
+        """Stage x of the specimen image's centre (the slide repeats it by mirroring)."""
+        return self._specimen_xy[0]
+
+    @SpecimenX_um.setter
+    def SpecimenX_um(self, value: float) -> None:
+        self._specimen_xy = (float(value), self._specimen_xy[1])
+
+    @pymm_property(limits=(-1e6, 1e6))
+    def SpecimenY_um(self) -> float:
+        """Stage y of the specimen image's centre."""
+        return self._specimen_xy[1]
+
+    @SpecimenY_um.setter
+    def SpecimenY_um(self, value: float) -> None:
+        self._specimen_xy = (self._specimen_xy[0], float(value))
 
     @pymm_property(allowed_values=ON_OFF)
     def Noise(self) -> str:

@@ -158,3 +158,14 @@ def test_bad_specimen_is_refused(microscope):
     with pytest.raises(SrscopeError, match="specimen file not found"):
         microscope.core.setProperty("Camera", "Specimen", "/no/such/slide.tif")
     assert microscope.core.getProperty("Camera", "Specimen") == "tissue"
+
+
+def test_specimen_is_placed_in_stage_coordinates(microscope):
+    microscope.set_centered_roi(64)
+    microscope.core.setProperty("Camera", "Noise", "Off")
+    at_origin = microscope.snap("20x", "DAPI", 20).image
+    microscope.core.setProperty("Camera", "SpecimenX_um", 250.0)
+    microscope.core.setProperty("Camera", "SpecimenY_um", -40.0)
+    assert not np.array_equal(microscope.snap().image, at_origin)
+    microscope.move_to(250.0, -40.0)
+    np.testing.assert_array_equal(microscope.snap().image, at_origin)
