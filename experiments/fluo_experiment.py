@@ -82,14 +82,24 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--factors", default="1,0.5,2")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--capture", choices=["srscope", "script"], default="srscope",
+                    help="srscope references, or experiments/capture_references.py")  # fmt: skip
     a = ap.parse_args()
     w = a.work
     w.mkdir(parents=True, exist_ok=True)
-    cap = HERE / "capture_references.py"
-    if not (w / "refs_train" / "references.json").exists():
-        sh(sys.executable, str(cap), str(w / "refs_train"), f"--positions={TRAIN_POSITIONS}")
-    if not (w / "refs_test" / "references.json").exists():
-        sh(sys.executable, str(cap), str(w / "refs_test"), f"--positions={TEST_POSITIONS}")
+    for name, pos in (("refs_train", TRAIN_POSITIONS), ("refs_test", TEST_POSITIONS)):
+        if (w / name / "references.json").exists():
+            continue
+        if a.capture == "srscope":
+            srscope("references", "--out", str(w / name), f"--positions={pos}", "-c", "DAPI",
+                    "-c", "TRITC", "--hr-exposure", "50", "--lr-exposure", "20")  # fmt: skip
+        else:
+            sh(
+                sys.executable,
+                str(HERE / "capture_references.py"),
+                str(w / name),
+                f"--positions={pos}",
+            )
     ch = a.channel
     deg = w / f"degradation_{ch}.json"
     if not deg.exists():
