@@ -33,6 +33,9 @@ def main() -> None:
         "--results", type=Path, help="fluo_experiment results.json: add real-capture scores"
     )
     ap.add_argument("--key", default="sigma_x1", help="model key in --results")
+    ap.add_argument(
+        "--evaluation", type=Path, help="srscope evaluate's evaluation.json: add its table"
+    )
     a = ap.parse_args()
     proto = onnx.load(str(a.model))
     meta = ModelMetadata.from_props(props_of(proto), str(a.model))
@@ -43,6 +46,12 @@ def main() -> None:
             "references": "sim rig, tissue specimen, field (0, 200) µm, not used in training",
             "channel": res["channel"],
             "scores": res["models"][a.key]["scores"],
+        }
+    if a.evaluation:
+        ev = json.loads(a.evaluation.read_text())
+        metrics["held_out_real_5x_vs_20x"] = {
+            "references": "sim rig, tissue specimen, field (0, 200) µm, not used in training",
+            "table": ev["table"],
         }
     update = {"name": a.name, "description": a.description, "metrics": metrics}
     meta = meta.model_copy(update=update)

@@ -62,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     """
     try:
         app(args=argv, prog_name="srscope")
+    except SystemExit as exc:  # click ends every run with sys.exit
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
     except SrscopeError as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         return 2
