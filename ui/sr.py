@@ -39,6 +39,24 @@ def check_channel(meta: ModelMetadata, rig_channel: str, model_name: str = "mode
         )
 
 
+def model_for_channel(models: dict[str, Path], channel: str) -> str | None:
+    """The first offered model trained for ``channel`` (by name), or None.
+
+    Sigma differs per wavelength, so bundled models are one per channel: a
+    channel change should follow with the matching model, not just turn SR off.
+    """
+    from sr_engine.metadata import read_metadata
+
+    for name, path in models.items():
+        try:
+            meta = read_metadata(path)
+        except SrscopeError:
+            continue
+        if _norm(channel) in {_norm(c) for c in meta.channels}:
+            return name
+    return None
+
+
 def model_choices(extra: list[Path] | None = None) -> dict[str, Path]:
     """Bundled models by name, plus user files by file name."""
     choices = dict(bundled_models())

@@ -32,6 +32,7 @@ from ui.sr import (
     LoadedModel,
     ViewportSR,
     check_channel,
+    model_for_channel,
 )
 from ui.tasks import Task, TaskContext
 
@@ -593,6 +594,13 @@ class ViewerWindow(QtWidgets.QMainWindow):
             try:
                 check_channel(self.model.meta, name, self.model.path.name)
             except ChannelMismatchError as exc:
+                match = model_for_channel(self.models, name)
+                if match is not None and self.set_model(self.models[match]):
+                    self.model_combo.blockSignals(True)
+                    self.model_combo.setCurrentText(match)
+                    self.model_combo.blockSignals(False)
+                    self.show_message(f"model switched to {match} for channel {name}")
+                    return
                 self._stop_sr()
                 self.model = None
                 self._show_no_model()

@@ -110,13 +110,21 @@ def test_model_of_other_channel_is_refused(viewer, qtbot, dapi_model):
     message = viewer.statusBar().currentMessage()
     assert "DAPI" in message and "FITC" in message
     assert viewer.frame_sr is None
-    # switching the rig to a channel the loaded model does not know turns SR off
-    viewer.add_model(dapi_model)
+    # switching the rig to a channel no offered model knows turns SR off
     viewer.model_combo.setCurrentText("fitc.onnx")
     assert viewer.frame_sr is not None
     viewer.channel_combo.setCurrentText("DAPI")
     assert viewer.frame_sr is None
     assert "FITC" in viewer.statusBar().currentMessage()
+    # with a DAPI model on offer, a channel change follows with that model
+    viewer.channel_combo.setCurrentText("FITC")
+    viewer.model_combo.setCurrentText("fitc.onnx")
+    viewer.add_model(dapi_model)
+    viewer.channel_combo.setCurrentText("DAPI")
+    assert viewer.frame_sr is not None
+    assert viewer.model.meta.channels == ["DAPI"]
+    assert viewer.model_combo.currentText() == "dapi.onnx"
+    assert "switched" in viewer.statusBar().currentMessage()
 
 
 # the simulated camera raises inside pymmcore-plus's sequence thread (by design, to fail)
