@@ -45,7 +45,6 @@ def model_for_channel(models: dict[str, Path], channel: str) -> str | None:
     Sigma differs per wavelength, so bundled models are one per channel: a
     channel change should follow with the matching model, not just turn SR off.
     """
-
     for name, path in models.items():
         try:
             meta = read_metadata(path)
