@@ -16,7 +16,7 @@ import numpy as np
 
 SUPPORTED = {
     "Conv", "BatchNormalization", "Relu", "LeakyRelu", "PRelu", "Add", "Mul",
-    "DepthToSpace", "Resize", "Identity", "Tanh", "Sigmoid",
+    "DepthToSpace", "Resize", "Identity", "Tanh", "Sigmoid", "Constant",
 }  # fmt: skip
 
 
@@ -39,6 +39,7 @@ class TorchGraph:
         self.output = graph.output[0].name
 
     def __call__(self, x: Any) -> Any:
+        import torch
         import torch.nn.functional as F
 
         env = dict(self.weights)
@@ -47,7 +48,11 @@ class TorchGraph:
             a = {at.name: at for at in node.attribute}
             ins = [env[n] if n else None for n in node.input]
             op = node.op_type
-            if op == "Conv":
+            if op == "Constant":
+                from onnx import numpy_helper
+
+                y = torch.from_numpy(numpy_helper.to_array(a["value"].t).copy())
+            elif op == "Conv":
                 pads = list(a["pads"].ints) if "pads" in a else [0, 0, 0, 0]
                 group = a["group"].i if "group" in a else 1
                 y = F.conv2d(ins[0], ins[1], ins[2] if len(ins) > 2 else None,
