@@ -10,10 +10,7 @@ from srscope.cli import main
 
 
 def run(args, capsys):
-    try:
-        rc = main(args)
-    except SystemExit as exc:  # click exits after a successful command
-        rc = exc.code or 0
+    rc = main(args)
     out = capsys.readouterr()
     return rc, out.out, out.err
 

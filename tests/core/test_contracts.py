@@ -88,3 +88,11 @@ def test_reference_set_refuses_inconsistent_pixel_sizes(tmp_path):
     (tmp_path / "references.json").write_text(json.dumps(_refs(1.5)))
     with pytest.raises(SrscopeError, match="not the scale 4 within 1%"):
         ReferenceSet.load(tmp_path)
+
+
+def test_cli_returns_exit_codes(capsys):
+    from srscope.cli import main
+
+    assert main(["version"]) == 0
+    assert "srscope" in capsys.readouterr().out
+    assert main(["no-such-command"]) == 2

@@ -5,15 +5,7 @@ import json
 
 import pytest
 
-from srscope import cli
-
-
-def main(argv: list[str]) -> int:
-    """The installed entry point: typer exits with SystemExit on success."""
-    try:
-        return cli.main(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
+from srscope.cli import main
 
 
 @pytest.mark.slow

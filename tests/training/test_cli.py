@@ -8,15 +8,7 @@ from pathlib import Path
 import pytest
 
 from sr_engine.metadata import read_metadata
-from srscope.cli import main as _main
-
-
-def main(args: list[str]) -> int:
-    """Exit code of ``srscope ARGS`` (typer exits 0 through SystemExit on success)."""
-    try:
-        return _main(args)
-    except SystemExit as exc:
-        return int(exc.code or 0)
+from srscope.cli import main
 
 
 @pytest.mark.slow

@@ -8,15 +8,7 @@ import numpy as np
 import pytest
 from qtpy import QtGui
 
-from srscope.cli import main as _main
-
-
-def main(argv: list[str]) -> int:
-    """``srscope ARGV`` in process: the exit code (click exits 0 via SystemExit)."""
-    try:
-        return _main(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
+from srscope.cli import main
 
 
 def _no_display(monkeypatch) -> None:
