@@ -8,17 +8,9 @@ import tifffile
 import zarr
 
 from sr_engine.testing import nearest_model, save_model
-from srscope import cli
+from srscope.cli import main
 
 from .conftest import structured
-
-
-def main(argv: list[str]) -> int:
-    """``srscope.cli.main``; typer's standalone mode ends successful runs by SystemExit."""
-    try:
-        return cli.main(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
 
 
 @pytest.fixture
