@@ -10,7 +10,6 @@ import contextlib
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import numpy as np
 import tifffile
 
 from acquisition.models import FrameMeta
+from srscope.atomic import atomic_path
 from srscope.errors import SrscopeError
 
 
@@ -68,9 +68,7 @@ def write_ome_tiff(
             "ExposureTimeUnit": ["ms"] * n_planes,
         }
         md["Description"] = json.dumps({"srscope": meta.to_dict()})
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         tifffile.imwrite(
             tmp,
             image,
@@ -79,10 +77,6 @@ def write_ome_tiff(
             compression=compression,
             photometric="rgb" if axes == "YXS" else "minisblack",
         )
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -37,7 +37,7 @@ from acquisition.models import FrameMeta
 from acquisition.mosaic import stitch
 from acquisition.ome_io import annotate_zarr, write_ome_tiff
 from srscope import logger
-from srscope.degradation import write_text_atomic
+from srscope.atomic import write_text_atomic
 from srscope.errors import SrscopeError
 
 SCAN_FORMAT = "srscope-scan/1"

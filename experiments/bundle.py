@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 import onnx
 
 from sr_engine.metadata import ModelMetadata, attach_metadata, props_of
 from sr_engine.model import SRModel
+from srscope.atomic import atomic_path
 
 MODELS = Path(__file__).parents[1] / "sr_engine" / "models"
 MAX_BYTES = 10 * 2**20
@@ -59,9 +59,8 @@ def main() -> None:
     if len(data) > MAX_BYTES:
         raise SystemExit(f"{a.model} is {len(data) / 2**20:.1f} MB > 10 MB: not bundled")
     out = MODELS / f"{a.name}.onnx"
-    tmp = out.with_suffix(".onnx.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, out)
+    with atomic_path(out) as tmp:
+        tmp.write_bytes(data)
     SRModel(out)  # the engine loads it
     print(f"{out}: {len(data) / 2**20:.2f} MB, channels {meta.channels}, scale {meta.scale}")
 

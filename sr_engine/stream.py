@@ -27,7 +27,7 @@ from sr_engine.sources import Source, open_source
 from sr_engine.tiling import iter_tiles
 from sr_engine.writers import build_pyramid, ngff_attrs, pyramid_shapes, write_ome_tiff
 from srscope import logger
-from srscope.degradation import write_text_atomic
+from srscope.atomic import write_text_atomic
 from srscope.errors import SrscopeError
 
 if TYPE_CHECKING:

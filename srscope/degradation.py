@@ -8,7 +8,6 @@ it lives here and depends on NumPy/SciPy only.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -16,6 +15,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from scipy import ndimage
 
+from srscope.atomic import write_text_atomic
 from srscope.errors import SrscopeError
 
 DEGRADATION_FORMAT = "srscope-degradation/1"
@@ -120,17 +120,3 @@ def add_noise(
     if noise.kind == "poisson-gaussian" and noise.poisson_gain > 0:
         var = var + noise.poisson_gain * np.clip(lr - offset, 0, None)
     return lr + rng.standard_normal(lr.shape, dtype=np.float32) * np.sqrt(var)
-
-
-def write_text_atomic(path: Path, text: str) -> Path:
-    """Write via a temporary file and rename, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path

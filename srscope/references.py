@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from srscope.degradation import write_text_atomic
+from srscope.atomic import write_text_atomic
 from srscope.errors import SrscopeError
 
 REFERENCES_FORMAT = "srscope-references/1"

@@ -11,8 +11,6 @@ from __future__ import annotations
 import copy
 import io
 import itertools
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from sr_engine.metadata import ModelMetadata, attach_metadata
+from srscope.atomic import atomic_path
 from srscope.errors import SrscopeError
 
 OPSET = 17
@@ -128,13 +127,6 @@ def export_model(
         rf = SRModel(data).receptive_field
         meta = meta.model_copy(update={"receptive_field": rf})
         data = attach_metadata(proto, meta).SerializeToString()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(out) as tmp:
+        tmp.write_bytes(data)
     return out, diff, meta

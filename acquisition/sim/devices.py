@@ -243,42 +243,39 @@ class SimFocus(_WorldMember, StageDevice):
 # ----------------------------------------------------------------------------- state devices
 
 
-class SimObjectiveTurret(_WorldMember, StateDevice):
+class _SimStateDevice(_WorldMember, StateDevice):
+    """A state device whose position is a plain integer (no motion, no failure)."""
+
+    _labels: dict[int, str]
+    _initial_state = 0
+
+    def __init__(self) -> None:
+        super().__init__(self._labels)
+        self._state = self._initial_state
+
+    def get_state(self) -> int:
+        return self._state
+
+    def set_state(self, position: int) -> None:
+        self._state = int(position)
+
+    def current_label(self) -> str:
+        return self._state_to_label.get(self._state, "")
+
+
+class SimObjectiveTurret(_SimStateDevice):
     """Objective turret; each label says its optics (``<mag>x/<NA>``)."""
 
     _slot = "turret"
-
-    def __init__(self) -> None:
-        super().__init__(DEFAULT_OBJECTIVES)
-        self._state = 0
-
-    def get_state(self) -> int:
-        return self._state
-
-    def set_state(self, position: int) -> None:
-        self._state = int(position)
-
-    def current_label(self) -> str:
-        return self._state_to_label.get(self._state, "")
+    _labels = DEFAULT_OBJECTIVES
 
 
-class SimFilterWheel(_WorldMember, StateDevice):
+class SimFilterWheel(_SimStateDevice):
     """Filter wheel / channel selector; labels are channel names (DAPI, FITC, BF-R, ...)."""
 
     _slot = "filter"
-
-    def __init__(self) -> None:
-        super().__init__(DEFAULT_CHANNELS)
-        self._state = 1
-
-    def get_state(self) -> int:
-        return self._state
-
-    def set_state(self, position: int) -> None:
-        self._state = int(position)
-
-    def current_label(self) -> str:
-        return self._state_to_label.get(self._state, "")
+    _labels = DEFAULT_CHANNELS
+    _initial_state = 1
 
 
 class SimShutter(_WorldMember, ShutterDevice):

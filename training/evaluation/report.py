@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from srscope.degradation import write_text_atomic
+from srscope.atomic import write_text_atomic
 from training.evaluation.evaluate import EvaluationResult, Panel
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from srscope.degradation import write_text_atomic
+from srscope.atomic import write_text_atomic
 from srscope.errors import SrscopeError
 from training.evaluation.baselines import bicubic
 from training.evaluation.usaf import (
