@@ -123,6 +123,7 @@ def train(
     config: Path | None = typer.Option(None, help="a TrainConfig JSON (options above override it)"),
 ) -> None:
     """Train a generator on HR images with LR made by the calibrated degradation; export ONNX."""
+    _require_torch()
     from training.config import GeneratorConfig, LossConfig, TrainConfig
     from training.pipeline import train_model
 
@@ -177,3 +178,16 @@ def train(
         f"{m['val_ssim']:.4f} (bicubic {m['bicubic_psnr']:.2f} / {m['bicubic_ssim']:.4f}); "
         f"ORT check {res.export_diff:.1e} of range"
     )
+
+
+def _require_torch() -> None:
+    """Training is the only part that needs PyTorch; say how to get it, not a traceback."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        from srscope.errors import SrscopeError
+
+        raise SrscopeError(
+            "training needs PyTorch, which is not installed: "
+            'pip install torch==2.13.0 "srscope[training]"'
+        ) from None

@@ -63,3 +63,13 @@ def test_invalid_options_are_one_line_errors(
     ]
     assert main(args) == 2
     assert "invalid option patch_lr" in capsys.readouterr().err
+
+
+def test_train_without_torch_is_one_line_error(monkeypatch, tmp_path, capsys):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch -> ImportError
+    rc = main(["train", str(tmp_path), "-d", str(tmp_path / "d.json"), "--out", "m.onnx"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "needs PyTorch" in err and "Traceback" not in err
