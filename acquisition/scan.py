@@ -80,28 +80,16 @@ class ScanPlan(BaseModel):
 
     def positions(self, fov_w_um: float, fov_h_um: float) -> list[useq.Position]:
         """Tile centres (named; wells prefix their tiles) for this field of view."""
-        pct = self.overlap * 100.0
+        fov = {"fov_width": fov_w_um, "fov_height": fov_h_um, "overlap": self.overlap * 100.0}
         if self.area_um is not None:
             x0, y0, x1, y1 = self.area_um
-            grid = useq.GridFromEdges(
-                top=max(y0, y1),
-                bottom=min(y0, y1),
-                left=min(x0, x1),
-                right=max(x0, x1),
-                fov_width=fov_w_um,
-                fov_height=fov_h_um,
-                overlap=pct,
+            edges = useq.GridFromEdges(
+                top=max(y0, y1), bottom=min(y0, y1), left=min(x0, x1), right=max(x0, x1), **fov
             )
-            return [useq.Position(x=p.x, y=p.y, name=f"tile{i:04d}") for i, p in enumerate(grid)]
+            return [useq.Position(x=p.x, y=p.y, name=f"tile{i:04d}") for i, p in enumerate(edges)]
+        grid = useq.GridRowsColumns(rows=self.rows, columns=self.columns, **fov)
         if self.center_um is not None:
             cx, cy = self.center_um
-            grid = useq.GridRowsColumns(
-                rows=self.rows,
-                columns=self.columns,
-                fov_width=fov_w_um,
-                fov_height=fov_h_um,
-                overlap=pct,
-            )
             return [
                 useq.Position(x=cx + p.x, y=cy + p.y, name=f"tile{i:04d}")
                 for i, p in enumerate(grid)
@@ -111,13 +99,7 @@ class ScanPlan(BaseModel):
                 plate=self.plate,
                 a1_center_xy=self.a1_center_um,
                 selected_wells=_well_indices(self.wells),
-                well_points_plan=useq.GridRowsColumns(
-                    rows=self.rows,
-                    columns=self.columns,
-                    fov_width=fov_w_um,
-                    fov_height=fov_h_um,
-                    overlap=pct,
-                ),
+                well_points_plan=grid,
             )
         except (ValueError, KeyError) as exc:
             raise SrscopeError(f"bad plate plan: {' '.join(str(exc).split())[:200]}") from None

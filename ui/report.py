@@ -35,6 +35,14 @@ def _thumb(img: np.ndarray, max_side: int = 1200) -> np.ndarray:
     return img[::step, ::step]
 
 
+def _panel(ax: Any, img: np.ndarray, title: str, limits: tuple[float, float]) -> None:
+    """One grey image panel, pixels shown as pixels, no axes."""
+    ax.imshow(img, cmap="gray", vmin=limits[0], vmax=limits[1], interpolation="nearest")
+    ax.set_title(title, fontsize=10)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
 def snap_figure(lr: np.ndarray, sr: np.ndarray, scale: int, path: Path) -> Path:
     """Whole LR frame and its SR, then the same central region zoomed in both."""
     plt = _plt()
@@ -50,11 +58,7 @@ def snap_figure(lr: np.ndarray, sr: np.ndarray, scale: int, path: Path) -> Path:
         (ax[2], lr_crop, "LR, centre zoomed", lr_crop),
         (ax[3], sr_crop, "SR (computed), centre zoomed", sr_crop),
     ):
-        lo, hi = _limits(ref)
-        a.imshow(img, cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
-        a.set_title(title, fontsize=10)
-        a.set_xticks([])
-        a.set_yticks([])
+        _panel(a, img, title, _limits(ref))
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -89,11 +93,7 @@ def mosaic_figure(
             ),
         ]
     for a, img, ref, title in panels:
-        lo, hi = _limits(_thumb(ref) if ref is not None else img)
-        a.imshow(img, cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
-        a.set_title(title, fontsize=10)
-        a.set_xticks([])
-        a.set_yticks([])
+        _panel(a, img, title, _limits(_thumb(ref) if ref is not None else img))
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)

@@ -24,11 +24,11 @@ from acquisition.sim.optics import (
     CameraModel,
     ChannelOptics,
     ObjectiveOptics,
-    airy_otf,
     defocus_otf,
     pixel_box_transfer,
 )
 from acquisition.sim.specimen import Specimen
+from srscope.optics import airy_otf
 
 _LEVEL_CACHE: OrderedDict[tuple, Level] = OrderedDict()
 _LEVEL_CACHE_SIZE = 6

@@ -95,14 +95,6 @@ class CameraModel(_Frozen):
         return 2**self.bit_depth - 1
 
 
-def airy_otf(f_cyc_per_um: np.ndarray, na: float, wavelength_um: float) -> np.ndarray:
-    """Incoherent OTF of an aberration-free circular pupil (FT of the Airy pattern)."""
-    fc = 2.0 * na / wavelength_um
-    rho = np.clip(f_cyc_per_um / fc, 0.0, 1.0)
-    otf = (2.0 / np.pi) * (np.arccos(rho) - rho * np.sqrt(1.0 - rho**2))
-    return otf.astype(np.float32)
-
-
 def defocus_otf(f_cyc_per_um: np.ndarray, na: float, defocus_um: float) -> np.ndarray:
     """Geometric defocus: a uniform blur disc of radius ``|dz|·tan(asin NA)`` (jinc OTF)."""
     from scipy.special import j1

@@ -6,7 +6,8 @@ from scipy import ndimage
 
 from srscope.references import ReferenceSet
 from training.evaluation.resolution import decorrelation_resolution
-from training.evaluation.simrefs import airy_otf, simulate_reference_set
+from srscope.optics import airy_otf
+from training.evaluation.simrefs import simulate_reference_set
 
 
 def test_airy_otf_cutoff():

@@ -21,13 +21,8 @@ import numpy as np
 from scipy import ndimage
 
 from srscope.errors import SrscopeError
+from srscope.optics import airy_otf
 from srscope.references import ReferenceSet
-
-
-def airy_otf(f_cyc_per_um: np.ndarray, na: float, wavelength_um: float) -> np.ndarray:
-    """Incoherent OTF of a circular pupil: cutoff 2·NA/λ."""
-    nu = np.clip(np.abs(f_cyc_per_um) / (2.0 * na / wavelength_um), 0.0, 1.0)
-    return (2.0 / np.pi) * (np.arccos(nu) - nu * np.sqrt(1.0 - nu**2))
 
 
 def render(
