@@ -45,6 +45,10 @@ class FrameProcessor(Protocol):
 
 # A processor may also define ``finish()``: called once after the last frame of a
 # scan or sequence (close its writers). Live streams never call it.
+# A processor whose ``process`` only copies the frame off to work done elsewhere
+# (another process) may set ``hands_off = True``: a relay with policy "all" then
+# calls it at once on the acquisition's thread, with the camera's own array, and
+# skips its own thread and copy (a thread hop and a copy per frame saved).
 
 
 class LatestSlot:
@@ -118,9 +122,22 @@ class ProcessorRelay:
             self._thread.start()
         return self
 
+    @property
+    def inline(self) -> bool:
+        """Frames go straight to a hands-off processor (no copy needed by the caller)."""
+        return self.policy == "all" and bool(getattr(self.processor, "hands_off", False))
+
     def submit(self, image: np.ndarray, meta: FrameMeta) -> None:
         self.submitted += 1
-        if self.policy == "latest":
+        if self.inline:
+            try:
+                self.processor.process(image, meta)
+                self.done += 1
+            except Exception as exc:  # a processor bug must not stop the acquisition
+                self.errors += 1
+                logger.exception("frame processor failed on frame %d", meta.index)
+                self.failed.emit(exc, meta)
+        elif self.policy == "latest":
             self._slot.put((image, meta))
         else:
             with self._cond:

@@ -5,7 +5,7 @@ image-processing thread and stores what it returns. This adapter (no
 pycromanager import needed) offers three modes:
 
 - ``"beside"`` (default, any backend): the raw image is returned unchanged, so
-  pycromanager saves it as usual, and its SR is computed on a relay thread and
+  pycromanager saves it as usual, and its SR is computed in a worker process and
   written beside it as its own OME-Zarr image with the HR pixel size (raw and
   SR differ in size and pixel size, so they are separate images).
 - ``"replace"``: the SR image (input dtype) is returned instead of the raw one,
@@ -71,16 +71,28 @@ class SRImageProcessFn:
         if mode == "beside" and out_path is None:
             raise SrscopeError("mode 'beside' needs out_path (where the SR image is written)")
         self.mode = mode
-        self._proc = SRFrameProcessor(
-            model, out_path or "unused.ome.zarr", mosaic_path=mosaic_path, threads=threads
-        )
-        self.model = self._proc.model
+        self.model: Any = None
+        self._proc: SRFrameProcessor | None = None
+        if mode == "beside":
+            self._proc = SRFrameProcessor(
+                model, out_path or "unused.ome.zarr", mosaic_path=mosaic_path, threads=threads
+            )
+        else:
+            from sr_engine.bundled import resolve_model
+            from sr_engine.model import SRModel
+
+            kwargs = {} if threads is None else {"threads": threads}
+            self.model = (
+                model if isinstance(model, SRModel) else SRModel(resolve_model(model), **kwargs)
+            )
         self._started = False
         self.count = 0
 
     @property
     def processor(self) -> SRFrameProcessor:
-        """The relay that writes SR images (mode ``"beside"``), with its stats."""
+        """The worker that writes SR images (mode ``"beside"``), with its stats."""
+        if self._proc is None:
+            raise SrscopeError(f"mode {self.mode!r} computes SR inline: no SR writer")
         return self._proc
 
     def __call__(self, image: np.ndarray, metadata: dict) -> Any:
@@ -99,13 +111,14 @@ class SRImageProcessFn:
         return [(image, raw_md), (sr, md)]
 
     def _beside(self, image: np.ndarray, metadata: dict) -> None:
+        assert self._proc is not None
         px = _first(metadata, (PIX_SIZE,))
         if not self._started:
             info = {"pixel_size_um": px, "width": image.shape[-1], "height": image.shape[-2]}
             self._proc.sequenceStarted(None, {"image_infos": [info]})
             self._started = True
         event = SimpleNamespace(x_pos=_first(metadata, X_UM), y_pos=_first(metadata, Y_UM))
-        self._proc.frameReady(np.array(image, copy=True), event, {"pixel_size_um": px})
+        self._proc.frameReady(image, event, {"pixel_size_um": px})
 
     def _sr_metadata(self, metadata: dict, sr: np.ndarray) -> dict:
         md = copy.deepcopy(metadata)
@@ -118,7 +131,7 @@ class SRImageProcessFn:
 
     def close(self, timeout: float | None = None) -> bool:
         """End the SR stream and wait until every SR image is written (mode ``"beside"``)."""
-        if not self._started:
+        if not self._started or self._proc is None:
             return True
         self._proc.sequenceFinished(None)
         self._started = False

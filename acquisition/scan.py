@@ -341,7 +341,7 @@ def _run_mda(
                 index=count[0] - 1,
                 extra={"tile": key},
             )
-            relay.submit(np.array(img, copy=True), fm)
+            relay.submit(img if relay.inline else np.array(img, copy=True), fm)
         if progress:
             progress(count[0], n_total)
 

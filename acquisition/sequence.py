@@ -78,7 +78,7 @@ def acquire(
         if relay is not None:
             pos = meta.get("position") or {}
             relay.submit(
-                img.copy(),
+                img if relay.inline else img.copy(),
                 FrameMeta(
                     pixel_size_um=float(meta.get("pixel_size_um", 0.0)),
                     position_um=(

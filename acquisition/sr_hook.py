@@ -1,8 +1,9 @@
 """On-the-fly SR during an acquisition: each raw frame's SR written beside the raw data.
 
-The acquisition thread only enqueues (O(1)); one relay thread super-resolves
+The acquisition side only enqueues each frame (a copy, O(1)); a worker
+process (:mod:`acquisition.sr_worker`, at idle CPU priority) super-resolves
 every frame in order (no frame is dropped: each raw frame gets its SR) and
-appends it to an OME-Zarr/OME-TIFF stream of its own, with the HR pixel size
+appends it to an OME-Zarr image of its own, with the HR pixel size
 ``lr / scale`` (DESIGN.md: SR output is a separate image, not a resolution
 level of the raw data). For a tile scan the SR tiles are also stitched into an
 SR mosaic, placed by their stage positions, when the sequence ends.
@@ -10,17 +11,19 @@ SR mosaic, placed by their stage positions, when the sequence ends.
 The listener methods have the names of pymmcore-plus's MDA signals
 (``sequenceStarted``, ``frameReady``, ``sequenceFinished``), so the processor
 can be connected to ``core.mda.events`` directly (:meth:`SRFrameProcessor.attach`)
-or driven by the acquisition facade's frame-processor hook.
+or driven by the acquisition facade's frame-processor hook (``process`` /
+``finish``).
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import queue
-import sys
 import threading
 import time
-from contextlib import contextmanager
+import weakref
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,12 +33,10 @@ import numpy as np
 from srscope import logger
 from srscope.errors import SrscopeError
 
-_STOP = object()
-
 
 @dataclass
 class SRRunStats:
-    """How the SR relay kept up with the acquisition."""
+    """How the SR worker kept up with the acquisition."""
 
     frames_in: int = 0
     frames_done: int = 0
@@ -44,6 +45,7 @@ class SRRunStats:
     first_frame_at: float | None = None
     last_frame_at: float | None = None  # last raw frame received (acquisition time)
     done_at: float | None = None  # last SR frame written
+    yielded_s: float = 0.0  # time SR held back for the acquisition
 
     @property
     def tail_s(self) -> float:
@@ -60,6 +62,7 @@ class SRRunStats:
             "errors": self.errors,
             "compute_p50_ms": float(np.percentile(comp, 50)),
             "tail_s": self.tail_s,
+            "yielded_s": self.yielded_s,
         }
 
 
@@ -68,40 +71,50 @@ def default_threads() -> int:
     return max(1, (os.cpu_count() or 2) - 1)
 
 
-def lower_thread_priority(nice: int = 10) -> None:
-    """Make the calling thread yield the CPU to acquisition (Linux: per-thread nice)."""
-    if not hasattr(os, "setpriority"):
-        return
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
-    except OSError as exc:  # not permitted: SR still runs, at normal priority
-        logger.debug("cannot lower SR thread priority: %s", exc)
-
-
-def _open_model(model: Any, threads: int | None) -> Any:
-    from sr_engine.model import SRModel
-
-    if isinstance(model, SRModel):
-        return model
+def _model_file(model: Any) -> str:
+    """The ONNX file the worker loads: a path, a bundled model's name, or an SRModel's file."""
     from sr_engine.bundled import resolve_model
 
-    kwargs = {} if threads is None else {"threads": threads}
-    return SRModel(resolve_model(model), **kwargs)
+    source = getattr(model, "source", model)
+    path = Path(resolve_model(source))
+    if not path.is_file():
+        raise SrscopeError(f"model file not found: {path}")
+    return str(path)
+
+
+def _stop_worker(process: Any, send_end: Any, rings: list[Any]) -> None:
+    if process.is_alive():
+        with suppress(OSError):
+            send_end.send(("exit",))
+        process.join(5.0)
+    for ring in rings:
+        ring.close()
+    if process.is_alive():
+        process.terminate()
+        process.join(1.0)
 
 
 class SRFrameProcessor:
-    """Super-resolve every frame of an acquisition on a relay thread and write it.
+    """Super-resolve every frame of an acquisition in a worker process and write it.
 
-    ``out_path``: where the SR image goes (``.ome.zarr`` or ``.ome.tif``);
-    ``mosaic_path``: where the stitched SR mosaic of a tile scan goes (None:
-    no mosaic). ``max_queue`` bounds memory: when SR falls that far behind,
-    ``frameReady`` blocks the producer rather than exhausting memory (never
-    reached when SR is faster than the camera, the case this is built for).
-    SR runs with one core fewer than the machine has (``threads``) on a thread
-    of lowered priority (``nice``), and its images are written behind (held in
-    memory up to ``write_behind_mb``, then flushed; all flushed at the end), so
-    the acquisition keeps its pace and SR catches up afterwards.
+    ``process`` only copies the frame to the worker (``hands_off``), so the
+    acquisition's processor relay calls it on the acquisition thread.
+
+    ``out_path``: where the SR image goes (``.ome.zarr``); ``mosaic_path``:
+    where the stitched SR mosaic of a tile scan goes (``.ome.zarr`` or
+    ``.ome.tif``; None: no mosaic). The worker loads the model when this is
+    constructed (a bad model is refused here, before any acquisition) and runs
+    at idle CPU priority with ``threads`` ONNX Runtime threads (default: one
+    core fewer than the machine has). ``max_queue`` bounds memory: when SR
+    falls that far behind, ``frameReady`` blocks the producer rather than
+    exhausting memory. ``yield_ms``: after each raw frame SR keeps off the
+    CPU this long, while the acquisition writes the frame and starts the next
+    one (0: no pacing; see :class:`acquisition.sr_worker.Pacer`). Call
+    :meth:`close` (or use it as a context manager) to
+    end the worker; it also ends with the interpreter.
     """
+
+    hands_off = True  # acquisition.live: process() may run on the acquisition thread
 
     def __init__(
         self,
@@ -112,104 +125,113 @@ class SRFrameProcessor:
         threads: int | None = None,
         max_queue: int = 256,
         overwrite: bool = True,
-        keep_tiles: bool = True,
-        nice: int | None = 19,
-        write_behind_mb: float = 1024.0,
-        gil_switch_s: float | None = 0.0005,
+        yield_ms: float = 10.0,
+        start_timeout_s: float = 300.0,
     ) -> None:
-        self.model = _open_model(model, default_threads() if threads is None else threads)
-        self.nice = nice
-        self._niced: set[int] = set()
+        from acquisition.sr_worker import serve
+
         self.out_path = Path(out_path)
         self.mosaic_path = Path(mosaic_path) if mosaic_path is not None else None
-        self.overwrite = overwrite
-        self.keep_tiles = keep_tiles or mosaic_path is not None
         self.stats = SRRunStats()
-        self.tiles: list[tuple[np.ndarray, tuple[float, float]]] = []
-        self.mosaic: np.ndarray | None = None
         self.error: str | None = None
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_queue)
-        self._stream: Any = None
-        self.write_behind_mb = float(write_behind_mb)
-        self.gil_switch_s = gil_switch_s
-        self._switch_interval: float | None = None
-        self._pending: list[tuple[int | None, np.ndarray]] = []
-        self._dtype: Any = None
-        self._pending_bytes = 0
         self._lr_pixel_um: float | None = None
-        self._thread: threading.Thread | None = None
-        self._finished = threading.Event()
+        self._mosaic: np.ndarray | None = None
+        self._mosaic_written = False
+        self._open = False  # a sequence is being sent to the worker
+        self._awaiting = False  # "finish" sent, "done" not yet received
+        ctx = multiprocessing.get_context("spawn")
+        # requests go down a pipe written by the caller's thread: no feeder thread to
+        # wake per frame; the worker's receiver drains it at once (up to max_queue)
+        self._requests, self._send_end = ctx.Pipe(duplex=False)
+        self._send_lock = threading.Lock()
+        self._replies = ctx.Queue()
+        self._last_frame_at = ctx.RawValue("d", 0.0)
+        self._freed = ctx.Queue()  # frame-ring slots the worker has finished with
+        self._rings: list[Any] = []  # at most one: made at the first frame
+        self._ring_slots = min(max_queue, 8)  # slots come back within a frame or so
+        self._process = ctx.Process(
+            target=serve,
+            args=(
+                self._requests,
+                self._replies,
+                _model_file(model),
+                str(self.out_path),
+                None if self.mosaic_path is None else str(self.mosaic_path),
+                default_threads() if threads is None else threads,
+                overwrite,
+                self._last_frame_at,
+                yield_ms,
+                self._freed,
+                max_queue,
+            ),
+            name="srscope-sr",
+            daemon=True,
+        )
+        self._process.start()
+        self._finalizer = weakref.finalize(
+            self, _stop_worker, self._process, self._send_end, self._rings
+        )
+        reply = self._reply(start_timeout_s)
+        if reply is None or reply[0] != "ready":
+            self.close()
+            why = reply[1] if reply is not None else "it did not start in time"
+            raise SrscopeError(f"on-the-fly SR cannot start: {why}")
+        self.meta, self.source = reply[1], reply[2]
 
     # -- geometry ---------------------------------------------------------
     @property
     def scale(self) -> int:
-        return int(self.model.scale)
+        return int(self.meta.scale)
 
     @property
     def hr_pixel_size_um(self) -> float | None:
         return None if self._lr_pixel_um is None else self._lr_pixel_um / self.scale
 
+    @property
+    def mosaic(self) -> np.ndarray | None:
+        """The SR mosaic the worker wrote (read back once), or None."""
+        if self._mosaic is None and self._mosaic_written and self.mosaic_path is not None:
+            self._mosaic = read_image(self.mosaic_path)
+        return self._mosaic
+
     # -- MDA listener API (called on the acquisition side: must be cheap) --
     def sequenceStarted(self, sequence: Any, meta: Any = None) -> None:
         info = (meta or {}).get("image_infos", [{}])[0] if isinstance(meta, dict) else {}
-        self._lr_pixel_um = info.get("pixel_size_um") or None
-        self.stats = SRRunStats()
-        self.tiles.clear()
-        self.mosaic = None
-        self.error = None
-        self._finished.clear()
-        self._thread = threading.Thread(
-            target=self._run, args=(sequence, info), name="srscope-sr-relay", daemon=True
-        )
-        self._thread.start()
+        self._begin(sequence, info.get("pixel_size_um") or None)
 
     def frameReady(self, image: np.ndarray, event: Any = None, meta: Any = None) -> None:
-        now = time.perf_counter()
-        if self.stats.first_frame_at is None:
-            self.stats.first_frame_at = now
-        self.stats.last_frame_at = now
-        self.stats.frames_in += 1
+        px = meta.get("pixel_size_um") if isinstance(meta, dict) else None
         pos = (getattr(event, "x_pos", None), getattr(event, "y_pos", None))
-        if self._lr_pixel_um is None and isinstance(meta, dict):
-            self._lr_pixel_um = meta.get("pixel_size_um") or None
-        self._queue.put((np.asarray(image), pos))
+        self._send_frame(image, pos, px)
 
     def sequenceFinished(self, sequence: Any = None) -> None:
-        self._queue.put(_STOP)
+        if self._open:
+            self._post(("finish",))
+            self._open, self._awaiting = False, True
 
     # -- FrameProcessor protocol (acquisition.live.ProcessorRelay, policy "all") --
-    def process(self, image: np.ndarray, metadata: Any) -> np.ndarray:
-        """SR one frame on the caller's (relay) thread, write it; returns the SR image.
+    def process(self, image: np.ndarray, metadata: Any) -> None:
+        """Hand one frame to the worker; its SR is written, not returned.
 
-        For the acquisition part's processor relay, which already runs off the
-        acquisition thread. Call :meth:`finish` after the last frame.
+        For the acquisition part's processor relay. Call :meth:`finish` after
+        the last frame.
         """
-        self._background()
-        px = getattr(metadata, "pixel_size_um", None)
-        if self._lr_pixel_um is None and px:
-            self._lr_pixel_um = float(px)
-        now = time.perf_counter()
-        if self.stats.first_frame_at is None:
-            self.stats.first_frame_at = now
-        self.stats.last_frame_at = now
-        self.stats.frames_in += 1
+        px = getattr(metadata, "pixel_size_um", None) or None
+        if not self._open:
+            self._begin(None, px)
         pos = getattr(metadata, "position_um", (None, None))
-        sr = self._one(None, np.asarray(image), (pos[0], pos[1]))
-        self.stats.done_at = time.perf_counter()
-        return sr
+        self._send_frame(image, (pos[0], pos[1]), px)
+        return None
 
     def finish(self) -> None:
-        """Close the SR image and write the SR mosaic (after :meth:`process` calls)."""
-        self._foreground()
-        self._close_stream()
-        if self.mosaic_path is not None and self.tiles:
-            self._write_mosaic()
-        self.stats.done_at = time.perf_counter()
+        """Wait until every frame is super-resolved, the SR image closed and the mosaic written."""
+        self.sequenceFinished()
+        self.wait()
 
     # -- connection helpers ----------------------------------------------
     @contextmanager
     def attach(self, core: Any):
-        """Connect to ``core.mda.events`` for the duration of the block, then wait for SR."""
+        """Connect to ``core.mda.events`` for the duration of the block."""
         events = core.mda.events
         events.sequenceStarted.connect(self.sequenceStarted)
         events.frameReady.connect(self.frameReady)
@@ -222,172 +244,116 @@ class SRFrameProcessor:
             events.sequenceFinished.disconnect(self.sequenceFinished)
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until every queued frame is super-resolved and written."""
-        if self._thread is None:
+        """Block until every frame sent is super-resolved and written (False: timed out)."""
+        if not self._awaiting:
             return True
-        ok = self._finished.wait(timeout)
-        if ok:
-            self._thread.join(1.0)
-        return ok
-
-    # -- relay thread ------------------------------------------------------
-    def _background(self) -> None:
-        """Lower the priority of the thread doing SR (once per thread).
-
-        Also shortens the interpreter's GIL switch interval while SR runs (5 ms
-        → 0.5 ms): the acquisition thread, waking from a camera exposure,
-        then waits at most that long for the GIL the SR thread holds between
-        native calls. Restored when SR ends.
-        """
-        tid = threading.get_native_id()
-        if self.nice and tid not in self._niced:
-            lower_thread_priority(self.nice)
-            self._niced.add(tid)
-        if self._switch_interval is None and self.gil_switch_s:
-            self._switch_interval = sys.getswitchinterval()
-            sys.setswitchinterval(min(self._switch_interval, self.gil_switch_s))
-
-    def _foreground(self) -> None:
-        if self._switch_interval is not None:
-            sys.setswitchinterval(self._switch_interval)
-            self._switch_interval = None
-
-    def _run(self, sequence: Any, info: dict) -> None:
-        self._background()
-        try:
-            while True:
-                item = self._queue.get()
-                if item is _STOP:
-                    break
-                frame, pos = item
-                self._one(sequence, frame, pos)
-            self._close_stream()
-            if self.mosaic_path is not None and self.tiles:
-                self._write_mosaic()
-        except Exception as exc:  # reported, never raised into the acquisition
-            self.error = f"{type(exc).__name__}: {exc}"
+        reply = self._reply(timeout)
+        if reply is None:
+            return False
+        self._awaiting = False
+        if reply[0] != "done":
+            self.error = str(reply[1])
+        else:
+            report = reply[1]
+            self.stats.frames_done = report["frames_done"]
+            self.stats.errors = report["errors"]
+            self.stats.compute_ms = list(report["compute_ms"])
+            self.error = report["error"]
+            self._mosaic_written = bool(report["mosaic"])
+            self.stats.yielded_s = float(report["yielded_s"])
+        self.stats.done_at = time.perf_counter()
+        if self.error:
             logger.error("on-the-fly SR failed: %s", self.error)
-            self._close_stream()
-        finally:
-            self.stats.done_at = time.perf_counter()
-            self._foreground()
-            self._finished.set()
+        return True
 
-    def _one(self, sequence: Any, frame: np.ndarray, pos: tuple[Any, Any]) -> np.ndarray:
-        t0 = time.perf_counter()
-        try:
-            sr = self.model.predict(frame)  # float32 in input units
-        except SrscopeError as exc:
-            self.stats.errors += 1
-            logger.warning("SR of frame %d failed: %s", self.stats.frames_done, exc)
-            sr = np.zeros((frame.shape[0] * self.scale, frame.shape[1] * self.scale), np.float32)
-        self.stats.compute_ms.append((time.perf_counter() - t0) * 1e3)
-        if self._stream is None:
-            self._dtype = frame.dtype
-            self._stream = self._open_stream(sequence, sr.shape, frame.dtype)
-        # write-behind: SR images are scale² times the raw size; converting and writing
-        # them while the camera runs competes with acquisition for memory bandwidth,
-        # the GIL and zarr's IO thread, so both wait (bounded) until it has finished
-        tile = None
-        if self.keep_tiles and pos[0] is not None and pos[1] is not None:
-            tile = len(self.tiles)
-            self.tiles.append((sr, (float(pos[0]), float(pos[1]))))
-        self._pending.append((tile, sr))
-        self._pending_bytes += sr.nbytes
-        if self._pending_bytes > self.write_behind_mb * 2**20:
-            self._flush()
-        self.stats.frames_done += 1
-        return sr
+    def close(self) -> None:
+        """End the worker process (after :meth:`wait`, or abandoning what it had left)."""
+        self._finalizer()
 
-    def _open_stream(self, sequence: Any, shape: tuple[int, ...], dtype: Any) -> Any:
-        from ome_writers import AcquisitionSettings, create_stream, useq_to_acquisition_settings
+    def __enter__(self) -> SRFrameProcessor:
+        return self
 
-        h, w = shape[-2:]
-        hr_px = self.hr_pixel_size_um
-        try:
-            dims = useq_to_acquisition_settings(
-                sequence, image_width=w, image_height=h, pixel_size_um=hr_px
-            )["dimensions"]
-        except Exception:  # ragged or unknown sequence: one growing T axis
-            from ome_writers import Dimension
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
-            dims = [
-                Dimension(name="t", count=None, chunk_size=1, type="time"),
-                Dimension(name="y", count=h, chunk_size=h, scale=hr_px, unit="micrometer"),
-                Dimension(name="x", count=w, chunk_size=w, scale=hr_px, unit="micrometer"),
-            ]
-        self.out_path.parent.mkdir(parents=True, exist_ok=True)
-        settings = AcquisitionSettings(
-            root_path=str(self.out_path),
-            dimensions=dims,
-            dtype=str(np.dtype(dtype)),
-            overwrite=self.overwrite,
-        )
-        stream = create_stream(settings)
-        with _suppress_all():
-            meta = stream.get_metadata()
-            if isinstance(meta, dict):
-                for attrs in meta.values():
-                    if isinstance(attrs, dict):
-                        attrs["srscope"] = self._provenance()
-                stream.update_metadata(meta)
-        return stream
+    # -- internals -----------------------------------------------------------
+    def _begin(self, sequence: Any, lr_pixel_um: float | None) -> None:
+        if self._awaiting:  # the previous sequence's report first
+            self.wait()
+        self.stats = SRRunStats()
+        self.error = None
+        self._mosaic, self._mosaic_written = None, False
+        self._lr_pixel_um = lr_pixel_um
+        self._post(("start", sequence, lr_pixel_um))
+        self._open = True
 
-    def _provenance(self) -> dict[str, Any]:
-        meta = self.model.meta
-        return {
-            "computed": True,
-            "kind": "super-resolution",
-            "model": str(getattr(self.model, "source", "")),
-            "model_name": meta.name,
-            "scale": meta.scale,
-            "channels": list(meta.channels),
-            "lr_pixel_size_um": self._lr_pixel_um,
-            "hr_pixel_size_um": self.hr_pixel_size_um,
-        }
+    def _send_frame(self, image: np.ndarray, pos: tuple[Any, Any], px: float | None) -> None:
+        if not self._open:
+            raise SrscopeError("on-the-fly SR: frame received before the sequence started")
+        now = time.perf_counter()
+        if self.stats.first_frame_at is None:
+            self.stats.first_frame_at = now
+        self.stats.last_frame_at = now
+        self.stats.frames_in += 1
+        if self._lr_pixel_um is None and px:
+            self._lr_pixel_um = float(px)
+        self._last_frame_at.value = time.monotonic()
+        image = np.asarray(image)
+        slot = self._ring_put(image)
+        if slot is not None:
+            self._post(("frame", (slot, image.shape, image.dtype.str), pos, px))
+        else:  # pickled now, so the camera may reuse its buffer
+            self._post(("frame", image, pos, px))
 
-    def _flush(self) -> None:
-        """Convert the SR images held back so far to the raw dtype and append them, in order."""
-        pending, self._pending, self._pending_bytes = self._pending, [], 0
-        for tile, sr in pending:
-            out = _to_dtype(sr, self._dtype)
-            self._stream.append(out)
-            if tile is not None:
-                self.tiles[tile] = (out, self.tiles[tile][1])
+    def _post(self, message: tuple) -> None:
+        with self._send_lock:
+            try:
+                self._send_end.send(message)
+            except (BrokenPipeError, OSError) as exc:
+                raise SrscopeError(f"on-the-fly SR: the worker process is gone ({exc})") from None
 
-    def _close_stream(self) -> None:
-        if self._stream is not None and self._pending:
-            self._flush()
-        if self._stream is not None:
-            with _suppress_all():
-                self._stream.close()
-            self._stream = None
+    def _ring_put(self, image: np.ndarray) -> int | None:
+        """The frame copied into shared memory (None: sent the plain way instead)."""
+        if not self._rings and self._ring_slots > 1:
+            from acquisition.frame_ring import FrameRing
 
-    def _write_mosaic(self) -> None:
-        if self.hr_pixel_size_um is None:
-            logger.warning("no pixel size: SR mosaic not written")
-            return
-        self.mosaic = stitch_tiles(self.tiles, self.hr_pixel_size_um, refine=False)
-        write_image(self.mosaic_path, self.mosaic, self.hr_pixel_size_um, "SR mosaic (computed)")
+            try:
+                ring = FrameRing(self._freed, image.nbytes, self._ring_slots)
+            except OSError as exc:
+                logger.info("no shared-memory frame ring (%s): frames go through a pipe", exc)
+                self._ring_slots = 0
+                return None
+            self._rings.append(ring)
+            self._post(("ring", ring.name, ring.slot_bytes))
+        return self._rings[0].put(image) if self._rings else None
+
+    def _reply(self, timeout: float | None) -> tuple | None:
+        """The worker's next reply; ("failed", why) if it died, None on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            step = 0.5 if deadline is None else min(0.5, max(0.0, deadline - time.monotonic()))
+            try:
+                return self._replies.get(timeout=step)
+            except queue.Empty:
+                if not self._process.is_alive():
+                    return (
+                        "failed",
+                        f"the SR worker process ended (exit code {self._process.exitcode})",
+                    )
+                if deadline is not None and time.monotonic() >= deadline:
+                    return None
 
 
-def _to_dtype(image: np.ndarray, dtype: Any) -> np.ndarray:
-    """Round and clip into an integer dtype (never wrap); floats just cast."""
-    dtype = np.dtype(dtype)
-    if np.issubdtype(dtype, np.integer):
-        info = np.iinfo(dtype)
-        out = np.rint(image)
-        np.clip(out, info.min, info.max, out=out)
-        return out.astype(dtype)
-    return image.astype(dtype, copy=False)
+def read_image(path: str | Path) -> np.ndarray:
+    """A 2-D image written by :func:`write_image` (OME-Zarr or OME-TIFF)."""
+    path = Path(path)
+    if path.suffix in (".tif", ".tiff"):
+        import tifffile
 
+        return tifffile.imread(path)
+    import zarr
 
-@contextmanager
-def _suppress_all():
-    try:
-        yield
-    except Exception as exc:
-        logger.debug("ignored: %s", exc)
+    return np.asarray(zarr.open_array(path / "0", mode="r"))
 
 
 def stitch_tiles(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import tempfile
@@ -41,15 +42,23 @@ def _model(spec: str | None, workdir: Path, lr_px: float) -> Path:
     return save_model(live_espcn(1, 4, meta=meta), workdir / "live_random.onnx")
 
 
-def _one(scope, plan, out: Path, model: Path | None) -> dict[str, float]:
+def _one(scope, plan, out: Path, model: Path | None, yield_ms: float = 10.0) -> dict[str, float]:
     from acquisition.sr_hook import SRFrameProcessor
 
     stamps: list[float] = []
     proc = (
-        SRFrameProcessor(model, out / "sr.ome.zarr", mosaic_path=out / "sr_mosaic.ome.zarr")
+        SRFrameProcessor(
+            model,
+            out / "sr.ome.zarr",
+            mosaic_path=out / "sr_mosaic.ome.zarr",
+            yield_ms=yield_ms,
+        )
         if model is not None
         else None
     )
+    # every run starts from the same state: the previous run's files on disk, not in flight
+    os.sync()
+    time.sleep(0.5)
     t0 = time.perf_counter()
     result = scope.scan(
         plan,
@@ -61,6 +70,7 @@ def _one(scope, plan, out: Path, model: Path | None) -> dict[str, float]:
     t_scan_returned = time.perf_counter()
     if proc is not None:
         proc.finish()  # close the SR image, stitch the SR mosaic
+        proc.close()
     t_end = time.perf_counter()
     last_tile = stamps[-1] if stamps else t_scan_returned
     row = {
@@ -71,6 +81,7 @@ def _one(scope, plan, out: Path, model: Path | None) -> dict[str, float]:
     if proc is not None:
         row["sr_frames"] = float(proc.stats.frames_done)
         row["sr_compute_p50_ms"] = proc.stats.summary()["compute_p50_ms"]
+        row["sr_yielded_s"] = proc.stats.yielded_s
     return row
 
 
@@ -81,6 +92,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--roi", type=int, default=512)
     parser.add_argument("--exposure", type=float, default=20.0)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--yield-ms", type=float, default=10.0)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
 
@@ -108,7 +120,9 @@ def main(argv: list[str] | None = None) -> dict:
             for k in range(args.repeats):
                 for mode in ("off", "on") if k % 2 == 0 else ("on", "off"):
                     out = workdir / f"{mode}{k}"
-                    runs[mode].append(_one(scope, plan, out, model if mode == "on" else None))
+                    runs[mode].append(
+                        _one(scope, plan, out, model if mode == "on" else None, args.yield_ms)
+                    )
                     shutil.rmtree(out, ignore_errors=True)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -3,7 +3,7 @@
 Plain functions over a pymmcore-plus core with optional callbacks (tile done,
 capture done, stop requested), so they run the same headless and on a viewer
 worker thread. Scans go through the core's MDA runner (raw data written by
-ome-writers) with on-the-fly SR on a relay thread (:mod:`acquisition.sr_hook`).
+ome-writers) with on-the-fly SR in a worker process (:mod:`acquisition.sr_hook`).
 """
 
 from __future__ import annotations

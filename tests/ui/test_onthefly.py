@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 import time
 
 import numpy as np
@@ -11,6 +13,7 @@ import useq
 import zarr
 
 from acquisition.sr_hook import SRFrameProcessor, place_tiles
+from srscope.errors import SrscopeError
 
 
 def _zarr_scale(group_path) -> list[float]:
@@ -54,15 +57,67 @@ def test_frame_processor_protocol(fitc_model, tmp_path):
         fitc_model, tmp_path / "sr.ome.zarr", mosaic_path=tmp_path / "mosaic.ome.zarr"
     )
     rng = np.random.default_rng(0)
+    frames = []
     for i, x in enumerate((0.0, 50.0)):
         img = rng.integers(100, 4000, (32, 32), dtype=np.uint16)
+        frames.append(img)
         meta = FrameMeta(1.3, (x, 0.0, 0.0), "5x/0.15", "FITC", 10.0, index=i)
-        sr = proc.process(img, meta)  # float32 in camera units
-        np.testing.assert_allclose(sr[::4, ::4], img, atol=0.01)
+        assert proc.process(img, meta) is None  # written by the worker, not returned
     proc.finish()
+    assert proc.error is None and proc.stats.frames_done == 2
+    sr = np.asarray(zarr.open_array(tmp_path / "sr.ome.zarr" / "0", mode="r"))
+    assert sr.shape == (2, 128, 128) and sr.dtype == np.uint16  # written in the raw dtype
+    for k, img in enumerate(frames):
+        np.testing.assert_array_equal(sr[k, ::4, ::4], img)  # nearest-neighbour model
     assert proc.mosaic.shape == (128, round(50 / 0.325) + 128)
-    assert proc.mosaic.dtype == np.uint16  # written in the raw dtype
-    assert (tmp_path / "sr.ome.zarr").is_dir()
+    assert proc.mosaic.dtype == np.uint16
+    proc.close()
+
+
+def test_sr_runs_in_an_idle_priority_process(fitc_model, tmp_path):
+    """The acquisition's process never runs SR: a worker process does, on idle cores only."""
+    with SRFrameProcessor(fitc_model, tmp_path / "sr.ome.zarr") as proc:
+        pid = proc._process.pid
+        assert pid != os.getpid() and proc._process.is_alive()
+        if hasattr(os, "sched_getscheduler") and sys.platform.startswith("linux"):
+            assert os.sched_getscheduler(pid) == os.SCHED_IDLE
+    assert not proc._process.is_alive()  # close() ends it
+
+
+def test_bad_frames_are_counted_and_blank_frames_keep_the_indices(fitc_model, tmp_path):
+    from acquisition.models import FrameMeta
+
+    good = np.full((16, 16), 700, np.float32)
+    bad = good.copy()
+    bad[3, 3] = np.nan
+    with SRFrameProcessor(fitc_model, tmp_path / "sr.ome.zarr") as proc:
+        for i, img in enumerate((good, bad, good)):
+            proc.process(img, FrameMeta(1.3, (0.0, 0.0, 0.0), "5x", "FITC", 10.0, index=i))
+        proc.finish()
+    assert proc.error is None
+    assert proc.stats.frames_done == 3 and proc.stats.errors == 1
+    sr = np.asarray(zarr.open_array(tmp_path / "sr.ome.zarr" / "0", mode="r"))
+    assert sr.shape == (3, 64, 64)
+    assert np.all(sr[0] == 700) and np.all(sr[1] == 0) and np.all(sr[2] == 700)
+
+
+def test_a_corrupt_model_is_refused_before_acquisition(tmp_path):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not an onnx model")
+    with pytest.raises(SrscopeError, match="on-the-fly SR cannot start"):
+        SRFrameProcessor(bad, tmp_path / "sr.ome.zarr")
+    with pytest.raises(SrscopeError, match="not found"):
+        SRFrameProcessor(tmp_path / "missing.onnx", tmp_path / "sr.ome.zarr")
+
+
+def test_a_dead_worker_is_reported_not_waited_for(fitc_model, tmp_path):
+    from acquisition.models import FrameMeta
+
+    proc = SRFrameProcessor(fitc_model, tmp_path / "sr.ome.zarr")
+    proc.process(np.ones((8, 8), np.uint16), FrameMeta(1.3, (0.0, 0.0, 0.0), "5x", "FITC", 1.0))
+    proc._process.kill()
+    proc.finish()
+    assert "worker process ended" in proc.error
 
 
 def test_sr_relay_never_blocks_the_producer(fitc_model, tmp_path):

@@ -1,0 +1,388 @@
+"""The process that super-resolves and writes an acquisition's frames (on-the-fly SR).
+
+Why a process and not a thread of the acquisition's process: SR's Python work
+(normalisation, dtype conversion, the OME-Zarr writer) takes the GIL from the
+acquisition's threads, and the kernel shares the cores between SR and those
+threads however low SR's ``nice`` is. Measured with
+``python benchmarks/bench_onthefly.py --grid 8x8`` (20 ms exposure, 2 cores): a
+relay thread at nice 19 made the scan 13–19 % slower, a relay thread under
+``SCHED_IDLE`` 18 %; a ``SCHED_IDLE`` process 0–1 %. ``SCHED_IDLE`` tells the
+kernel to run it only on a core nothing else wants, and to preempt it at once
+when an acquisition thread wakes.
+
+The parent (:class:`acquisition.sr_hook.SRFrameProcessor`) sends messages on
+one queue and reads replies on another:
+
+- ``("start", sequence | None, lr_pixel_um)``: a new SR image begins;
+- ``("frame", image, (x_um, y_um), lr_pixel_um)``: one raw frame;
+- ``("finish",)``: close the SR image, stitch the SR mosaic, reply ``("done", report)``;
+- ``("exit",)``: stop.
+
+At start the worker replies ``("ready", ModelMetadata, source)`` once its
+model has loaded, or ``("failed", message)``.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import queue
+import statistics
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from srscope import logger
+from srscope.errors import SrscopeError
+
+
+def idle_priority() -> str:
+    """Run this process (and the threads it starts later) only on otherwise idle cores."""
+    if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
+        try:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+            return "SCHED_IDLE"
+        except OSError as exc:
+            logger.debug("SCHED_IDLE refused: %s", exc)
+    if hasattr(os, "nice"):
+        try:
+            os.nice(19)
+            return "nice 19"
+        except OSError as exc:
+            logger.debug("nice refused: %s", exc)
+    return "normal"
+
+
+def serve(
+    requests: Any,
+    replies: Any,
+    model_path: str,
+    out_path: str,
+    mosaic_path: str | None,
+    threads: int | None,
+    overwrite: bool,
+    last_frame_at: Any = None,
+    yield_ms: float = 0.0,
+    freed: Any = None,
+    max_queue: int = 256,
+) -> None:
+    """The worker's main loop (the target of the spawned process).
+
+    ``requests``: the read end of a pipe; at most ``max_queue`` frames wait
+    here for SR, then the pipe fills and the sender waits (bounded memory).
+
+    ``last_frame_at`` (a shared double, ``time.monotonic()`` of the newest raw
+    frame, set by the acquisition side) and ``yield_ms``: see :class:`Pacer`.
+    """
+    priority = idle_priority()
+    try:
+        from sr_engine.model import SRModel
+
+        kwargs = {} if threads is None else {"threads": threads}
+        model = SRModel(model_path, **kwargs)
+    except Exception as exc:
+        replies.put(("failed", str(exc) if isinstance(exc, SrscopeError) else repr(exc)))
+        return
+    replies.put(("ready", model.meta, str(model.source)))
+    logger.debug("SR worker ready (%s, priority %s)", model.source, priority)
+    pacer = Pacer(last_frame_at, yield_ms, model.receptive_field)
+    inbox: queue.Queue[tuple] = queue.Queue(maxsize=max_queue)
+    threading.Thread(target=receive, args=(requests, freed, inbox), daemon=True).start()
+    writer: SRWriter | None = None
+    while True:
+        message = inbox.get()
+        kind = message[0]
+        if kind == "exit":
+            break
+        if kind == "start":
+            writer = SRWriter(
+                model, out_path, mosaic_path, overwrite, message[1], message[2], pacer
+            )
+        elif kind == "frame":
+            if writer is None:
+                writer = SRWriter(model, out_path, mosaic_path, overwrite, None, message[3], pacer)
+            writer.add(message[1], message[2], message[3])
+        elif kind == "finish":
+            report = writer.finish() if writer is not None else SRWriter.empty_report()
+            writer = None
+            replies.put(("done", report))
+    if writer is not None:
+        writer.finish()
+
+
+def receive(requests: Any, freed: Any, inbox: queue.Queue) -> None:
+    """Move each message to ``inbox`` at once, frames out of the shared ring.
+
+    Runs beside SR so ring slots come back within a frame's time whatever SR
+    is doing; the frames waiting for SR then live in this process's memory.
+    """
+    from acquisition.frame_ring import RingReader
+
+    ring: RingReader | None = None
+    while True:
+        message = requests.recv()
+        kind = message[0]
+        if kind == "ring":
+            if ring is not None:
+                ring.close()
+            ring = RingReader(message[1], message[2], freed)
+            continue
+        if kind == "frame" and isinstance(message[1], tuple) and ring is not None:
+            slot = message[1][0]
+            frame = np.array(ring.view(*message[1]), copy=True)
+            ring.release(slot)
+            message = ("frame", frame, *message[2:])
+        inbox.put(message)
+        if kind == "exit":
+            break
+    if ring is not None:
+        ring.close()
+
+
+# after the first raw frame SR waits this long for a second one (to learn the cadence)
+FIRST_HOLD_S = 0.1
+
+
+class Pacer:
+    """Keeps SR off the CPU while the acquisition works on a frame it just took.
+
+    After each raw frame the acquisition writes it, moves the stage and starts
+    the next exposure; only then does it sit idle until the camera is done.
+    ``SCHED_IDLE`` already gives those threads any core they ask for, but on
+    a small machine the other core's work still slows them (shared caches,
+    memory, a hypervisor's sibling threads): measured on 2 vCPUs, even a pure
+    arithmetic loop at idle priority made an 8x8 scan 3–5 % slower. So SR runs
+    in tiles of a few milliseconds and starts one only inside the quiet part of
+    the frame cycle: ``yield_ms`` after the newest raw frame, and not if the
+    tile (its measured duration) would run into the next frame, expected one
+    frame interval (the median of the last few) after the newest. When frames
+    stop (the scan is over), SR runs at full speed.
+    """
+
+    def __init__(self, last_frame_at: Any, yield_ms: float, receptive_field: int) -> None:
+        self.last_frame_at = last_frame_at
+        self.hold_s = max(0.0, float(yield_ms)) / 1000.0
+        # small windows (a few ms of SR each) only when pacing: they cost some overlap
+        self.tile = max(128, 8 * int(receptive_field)) if self.hold_s > 0 else None
+        self.waited_s = 0.0
+        self._seen = 0.0
+        self._intervals: collections.deque[float] = collections.deque(maxlen=8)
+        self._chunk_s = {"tile": 0.0, "finish": 0.0}
+        self._kind = "tile"
+        self._work_from: float | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.last_frame_at is not None and self.hold_s > 0
+
+    def wait(self, done: int | None = None, total: int | None = None) -> None:
+        """Return when SR may use the CPU: before a frame and after each of its tiles.
+
+        After the last tile comes the frame's finish (back to camera units, the
+        write), a chunk of its own with its own measured duration.
+        """
+        if not self.enabled:
+            return
+        self.end_chunk()
+        self._kind = "finish" if done is not None and done == total else "tile"
+        while (pause := self._pause(time.monotonic())) > 0:
+            time.sleep(pause)
+            self.waited_s += pause
+        self._work_from = time.monotonic()
+
+    def end_chunk(self) -> None:
+        """The SR work since the last :meth:`wait` is over (its duration is learnt)."""
+        if self._work_from is None:
+            return
+        work = time.monotonic() - self._work_from
+        old = self._chunk_s[self._kind]
+        self._chunk_s[self._kind] = work if not old else 0.8 * old + 0.2 * work
+        self._work_from = None
+
+    def _pause(self, now: float) -> float:
+        last = self.last_frame_at.value
+        if last != self._seen:
+            if self._seen:
+                self._intervals.append(last - self._seen)
+            self._seen = last
+        if now < last + self.hold_s:
+            return last + self.hold_s - now
+        if not self._intervals and now < last + FIRST_HOLD_S:
+            return last + FIRST_HOLD_S - now  # cadence unknown: wait for a second frame
+        if self._intervals:
+            expected = last + statistics.median(self._intervals)
+            if now + self._chunk_s[self._kind] > expected and now < expected + self.hold_s:
+                return min(expected + self.hold_s - now, self.hold_s)
+        return 0.0
+
+    def predict_kwargs(self) -> dict[str, Any]:
+        if self.tile is None:
+            return {}
+        return {"tile": self.tile, "progress": self.wait}
+
+
+class SRWriter:
+    """SR of each frame appended to one OME-Zarr image; the SR mosaic at the end.
+
+    An error in one frame's SR (a :class:`SrscopeError`, e.g. a NaN frame)
+    writes a blank SR frame and is counted, so frame indices stay aligned
+    with the raw data; any other error stops SR for this image (the frames
+    written so far are kept) and is reported by :meth:`finish`.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        out_path: str | Path,
+        mosaic_path: str | Path | None,
+        overwrite: bool,
+        sequence: Any,
+        lr_pixel_um: float | None,
+        pacer: Pacer | None = None,
+    ) -> None:
+        self.model = model
+        self.pacer = pacer or Pacer(None, 0.0, 0)
+        self.out_path = Path(out_path)
+        self.mosaic_path = Path(mosaic_path) if mosaic_path is not None else None
+        self.overwrite = overwrite
+        self.sequence = sequence
+        self.lr_pixel_um = lr_pixel_um or None
+        self.tiles: list[tuple[np.ndarray, tuple[float, float]]] = []
+        self.compute_ms: list[float] = []
+        self.frames_done = 0
+        self.errors = 0
+        self.error: str | None = None
+        self._stream: Any = None
+
+    @staticmethod
+    def empty_report() -> dict[str, Any]:
+        return {
+            "frames_done": 0,
+            "errors": 0,
+            "compute_ms": [],
+            "error": None,
+            "mosaic": False,
+            "yielded_s": 0.0,
+        }
+
+    @property
+    def hr_pixel_um(self) -> float | None:
+        return None if self.lr_pixel_um is None else self.lr_pixel_um / self.model.scale
+
+    def add(self, frame: np.ndarray, pos: tuple[Any, Any], lr_pixel_um: float | None) -> None:
+        if self.error is not None:
+            return
+        if self.lr_pixel_um is None:
+            self.lr_pixel_um = lr_pixel_um or None
+        try:
+            self._add(frame, pos)
+        except Exception as exc:  # reported at finish, never raised into the acquisition
+            self.error = f"{type(exc).__name__}: {exc}"
+            logger.error("on-the-fly SR failed: %s", self.error)
+            self._close_stream()
+
+    def _add(self, frame: np.ndarray, pos: tuple[Any, Any]) -> None:
+        self.pacer.wait()
+        t0 = time.perf_counter()
+        try:
+            sr = self.model.predict(frame, dtype="input", **self.pacer.predict_kwargs())
+        except SrscopeError as exc:
+            self.errors += 1
+            logger.warning("SR of frame %d failed: %s", self.frames_done, exc)
+            s = self.model.scale
+            sr = np.zeros((frame.shape[-2] * s, frame.shape[-1] * s), frame.dtype)
+        self.compute_ms.append((time.perf_counter() - t0) * 1e3)
+        if self._stream is None:
+            self._stream = self._open_stream(sr.shape, sr.dtype)
+        self._stream.append(sr)
+        if self.mosaic_path is not None and pos[0] is not None and pos[1] is not None:
+            self.tiles.append((sr, (float(pos[0]), float(pos[1]))))
+        self.pacer.end_chunk()
+        self.frames_done += 1
+
+    def finish(self) -> dict[str, Any]:
+        self._close_stream()
+        mosaic = False
+        if self.error is None and self.mosaic_path is not None and self.tiles:
+            try:
+                mosaic = self._write_mosaic()
+            except Exception as exc:
+                self.error = f"SR mosaic: {type(exc).__name__}: {exc}"
+        return {
+            "frames_done": self.frames_done,
+            "errors": self.errors,
+            "compute_ms": self.compute_ms,
+            "error": self.error,
+            "mosaic": mosaic,
+            "yielded_s": self.pacer.waited_s,
+        }
+
+    def _open_stream(self, shape: tuple[int, ...], dtype: Any) -> Any:
+        from ome_writers import AcquisitionSettings, create_stream, useq_to_acquisition_settings
+
+        h, w = shape[-2:]
+        hr_px = self.hr_pixel_um
+        try:
+            dims = useq_to_acquisition_settings(
+                self.sequence, image_width=w, image_height=h, pixel_size_um=hr_px
+            )["dimensions"]
+        except Exception:  # no, ragged or unknown sequence: one growing T axis
+            from ome_writers import Dimension
+
+            dims = [
+                Dimension(name="t", count=None, chunk_size=1, type="time"),
+                Dimension(name="y", count=h, chunk_size=h, scale=hr_px, unit="micrometer"),
+                Dimension(name="x", count=w, chunk_size=w, scale=hr_px, unit="micrometer"),
+            ]
+        self.out_path.parent.mkdir(parents=True, exist_ok=True)
+        settings = AcquisitionSettings(
+            root_path=str(self.out_path),
+            dimensions=dims,
+            dtype=str(np.dtype(dtype)),
+            overwrite=self.overwrite,
+        )
+        stream = create_stream(settings)
+        try:
+            meta = stream.get_metadata()
+            if isinstance(meta, dict):
+                for attrs in meta.values():
+                    if isinstance(attrs, dict):
+                        attrs["srscope"] = self._provenance()
+                stream.update_metadata(meta)
+        except Exception as exc:  # provenance is a courtesy; the pixels matter
+            logger.debug("SR provenance not written: %s", exc)
+        return stream
+
+    def _provenance(self) -> dict[str, Any]:
+        meta = self.model.meta
+        return {
+            "computed": True,
+            "kind": "super-resolution",
+            "model": str(getattr(self.model, "source", "")),
+            "model_name": meta.name,
+            "scale": meta.scale,
+            "channels": list(meta.channels),
+            "lr_pixel_size_um": self.lr_pixel_um,
+            "hr_pixel_size_um": self.hr_pixel_um,
+        }
+
+    def _close_stream(self) -> None:
+        if self._stream is not None:
+            stream, self._stream = self._stream, None
+            try:
+                stream.close()
+            except Exception as exc:
+                logger.debug("closing the SR image: %s", exc)
+
+    def _write_mosaic(self) -> bool:
+        from acquisition.sr_hook import stitch_tiles, write_image
+
+        if self.hr_pixel_um is None or self.mosaic_path is None:
+            logger.warning("no pixel size: SR mosaic not written")
+            return False
+        mosaic = stitch_tiles(self.tiles, self.hr_pixel_um, refine=False)
+        write_image(self.mosaic_path, mosaic, self.hr_pixel_um, "SR mosaic (computed)")
+        return True
