@@ -144,11 +144,15 @@ class SRModel:
         return min(side, 2048)
 
     # -- running -----------------------------------------------------------
-    def run(self, batch: np.ndarray) -> np.ndarray:
-        """Raw model call on a normalised float32 ``(N, C, H, W)`` batch."""
+    def run(self, batch: np.ndarray, keep: tuple[int, int, int, int] | None = None) -> np.ndarray:
+        """Raw model call on a normalised float32 ``(N, C, H, W)`` batch.
+
+        ``keep`` ``(y0, y1, x0, x1)``: the LR part of the windows the caller
+        keeps; output outside it may be left uncomputed (zero).
+        """
         batch = np.ascontiguousarray(batch, dtype=np.float32)
         if self._split is not None:
-            return self._split.run(batch)
+            return self._split.run(batch, keep)
         return self.session.run([self.output_name], {self.input_name: batch})[0]
 
     def predict(self, image: np.ndarray, **kw: Any) -> np.ndarray:

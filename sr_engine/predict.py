@@ -86,7 +86,16 @@ def run_tiles(
             for win in windows:
                 check_finite(win)
         x = normalizer.before(np.stack(windows), axis=1)
-        y = model.run(x)
+        if model.split:  # the tail only where the output is kept
+            keep = (
+                min(t.y.crop0 for t in pending),
+                max(t.y.crop0 + t.y.core1 - t.y.core0 for t in pending),
+                min(t.x.crop0 for t in pending),
+                max(t.x.crop0 + t.x.core1 - t.x.core0 for t in pending),
+            )
+            y = model.run(x, keep=keep)
+        else:
+            y = model.run(x)
         for t, out in zip(pending, y, strict=True):
             yield t, out[(slice(None), *t.crop_slices(s))]
         pending.clear()

@@ -12,13 +12,14 @@ context — the same function, with far less memory per window.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 # LR pixels of context for tail sub-windows beyond the measured tail receptive field
-TAIL_MARGIN = 1
+TAIL_MARGIN = 0
 # split only graphs needing more than this per LR pixel (the paper model: ~20 KB)
 SPLIT_MIN_BYTES = 4096
 
@@ -95,15 +96,22 @@ def split_graph(model: Any) -> SplitGraphs | None:
     return SplitGraphs(trunk, tail, features, n_features, uses_lr)
 
 
-def tail_windows(length: int, core: int, overlap: int) -> list[tuple[int, int, int, int]]:
-    """``(read0, read1, core0, core1)`` along one axis, windows clipped to ``[0, length)``.
+def tail_windows(
+    length: int, core: int, overlap: int, span: tuple[int, int] | None = None
+) -> list[tuple[int, int, int, int]]:
+    """``(read0, read1, core0, core1)`` covering ``span`` (default ``[0, length)``) evenly.
 
-    Clipping (not reflecting) keeps the tail's zero padding at the window
-    border exactly as in the unsplit graph.
+    Windows read their context from ``[0, length)`` and are clipped there (not
+    reflected), which keeps the tail's zero padding at the window border
+    exactly as in the unsplit graph. Cores are spread evenly (no thin last
+    window paying a full context).
     """
+    start, stop = span if span is not None else (0, length)
+    n = max(1, math.ceil((stop - start) / core))
+    step = math.ceil((stop - start) / n)
     out = []
-    for c0 in range(0, length, core):
-        c1 = min(length, c0 + core)
+    for c0 in range(start, stop, step):
+        c1 = min(stop, c0 + step)
         out.append((max(0, c0 - overlap), min(length, c1 + overlap), c0, c1))
     return out
 
@@ -149,20 +157,29 @@ class SplitRunner:
             feed[self.tail_in[1]] = np.ascontiguousarray(lr)
         return self.tail.run(None, feed)[0]
 
-    def run(self, batch: np.ndarray) -> np.ndarray:
+    def run(self, batch: np.ndarray, keep: tuple[int, int, int, int] | None = None) -> np.ndarray:
+        """The whole graph's output; with ``keep`` ``(y0, y1, x0, x1)`` (LR pixels of the
+        window) the tail runs only there and the rest of the output is left at zero.
+
+        The trunk's context around a tile is there for the trunk's receptive
+        field; the tail needs only its own few pixels, so running it on the
+        whole window would waste a tail's worth of FLOPs on pixels thrown away.
+        """
         s = self.scale
         feats = self.trunk.run(None, {self.trunk_in: batch})[0]
         n, _, h, w = feats.shape
-        if h <= self.tail_core and w <= self.tail_core:
+        if keep is None and h <= self.tail_core and w <= self.tail_core:
             return self._tail(feats, batch)
+        ky0, ky1, kx0, kx1 = keep if keep is not None else (0, h, 0, w)
         out: np.ndarray | None = None
-        ys = tail_windows(h, self.tail_core, self.tail_overlap)
-        xs = tail_windows(w, self.tail_core, self.tail_overlap)
+        ys = tail_windows(h, self.tail_core, self.tail_overlap, (ky0, ky1))
+        xs = tail_windows(w, self.tail_core, self.tail_overlap, (kx0, kx1))
         for ry0, ry1, cy0, cy1 in ys:
             for rx0, rx1, cx0, cx1 in xs:
                 part = self._tail(feats[:, :, ry0:ry1, rx0:rx1], batch[:, :, ry0:ry1, rx0:rx1])
                 if out is None:
-                    out = np.empty((n, part.shape[1], s * h, s * w), np.float32)
+                    alloc = np.empty if keep is None else np.zeros
+                    out = alloc((n, part.shape[1], s * h, s * w), np.float32)
                 oy, ox = s * (cy0 - ry0), s * (cx0 - rx0)
                 out[:, :, s * cy0 : s * cy1, s * cx0 : s * cx1] = part[
                     :, :, oy : oy + s * (cy1 - cy0), ox : ox + s * (cx1 - cx0)

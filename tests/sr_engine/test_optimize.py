@@ -102,14 +102,27 @@ def test_split_tail_runs_the_same_function_in_sub_windows():
     assert split.split and not whole.split
     assert split.bytes_per_lr_pixel < whole.bytes_per_lr_pixel / 4  # why we split
     split._split.tail_core = 16  # force many tail windows on a small input
-    assert split._split.tail_overlap >= 3  # three convs of the tail: 1 LR px each
+    assert split._split.tail_overlap >= 2  # tail convs: 1 + 1/2 + 1/4 LR px, rounded up
     x = np.random.default_rng(2).random((2, 1, 45, 37), dtype=np.float32)
-    np.testing.assert_allclose(split.run(x), whole.run(x), atol=1e-5)
+    full = whole.run(x)
+    np.testing.assert_allclose(split.run(x), full, atol=1e-5)
+    # only the kept part of the window: the tail runs there alone, the same values
+    y0, y1, x0, x1 = 5, 30, 3, 20
+    kept = split.run(x, keep=(y0, y1, x0, x1))
+    s = split.scale
+    np.testing.assert_allclose(
+        kept[..., s * y0 : s * y1, s * x0 : s * x1],
+        full[..., s * y0 : s * y1, s * x0 : s * x1],
+        atol=1e-5,
+    )
+    assert not kept[..., : s * y0, :].any()  # outside: not computed
     graphs = split_graph(optimize_graph(proto)[0])
     assert graphs is not None and graphs.n_features == 64 and graphs.tail_uses_input
     ops = {n.op_type for n in graphs.tail.graph.node}
     assert "DepthToSpace" in ops and "BatchNormalization" not in ops
     assert tail_windows(10, 4, 2) == [(0, 6, 0, 4), (2, 10, 4, 8), (6, 10, 8, 10)]
+    # cores spread evenly over a span, context read beyond it
+    assert tail_windows(20, 8, 2, (4, 16)) == [(2, 12, 4, 10), (8, 18, 10, 16)]
 
 
 def test_models_without_pixel_shuffle_or_small_memory_are_not_split():
