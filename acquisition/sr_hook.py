@@ -110,8 +110,8 @@ class SRFrameProcessor:
     exhausting memory. ``yield_ms``: after each raw frame SR keeps off the
     CPU this long, while the acquisition writes the frame and starts the next
     one (0: no pacing; see :class:`acquisition.sr_worker.Pacer`). Call
-    :meth:`close` (or use it as a context manager) to
-    end the worker; it also ends with the interpreter.
+    :meth:`close` (or use it as a context manager) to end the worker; it also
+    ends with the interpreter.
     """
 
     hands_off = True  # acquisition.live: process() may run on the acquisition thread

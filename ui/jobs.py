@@ -112,6 +112,9 @@ def run_scan(
             acquired = time.perf_counter() - t0
     finally:
         core.mda.events.frameReady.disconnect(keep_raw)
+        if proc is not None:
+            sr_mosaic = proc.mosaic  # read back before the worker goes
+            proc.close()
     if proc is not None and proc.error:
         raise SrscopeError(f"on-the-fly SR failed: {proc.error}")
     if not raw_tiles:
@@ -125,7 +128,7 @@ def run_scan(
         files["scan_sr_mosaic"] = folder / "sr_mosaic.ome.zarr"
     return {
         "lr_mosaic": lr_mosaic,
-        "sr_mosaic": proc.mosaic if proc is not None else None,
+        "sr_mosaic": sr_mosaic if proc is not None else None,
         "stats": stats,
         "files": files,
         "summary": f"scan done: {len(raw_tiles)} tiles in {acquired:.1f} s → {folder}",
