@@ -2,15 +2,16 @@
 
 Runs the same tile scan on the simulated rig (real-time camera: frames take
 their exposure) through ``Microscope.scan`` twice, without and with the SR
-frame processor (``srscope scan --model``'s path: acquisition.sr_hook on the
-scan's processor relay), alternating, and reports per run:
+frame processor (``srscope scan --model``'s path: acquisition.sr_hook, its
+worker process fed from the scan's frame callback), alternating, and reports
+per run:
 
 - acquisition time: scan start → last raw tile captured (from the progress
   callback, i.e. what the operator waits for at the microscope);
 - SR tail: last raw tile → every SR tile written and the SR mosaic stitched.
 
-Usage: ``python benchmarks/bench_onthefly.py [--model live_fluo|FILE] [--grid 4x4]
-[--roi 512] [--repeats 3] [--json out.json]``. Without a bundled live model it
+Usage: ``python benchmarks/bench_onthefly.py [--model live_fluo|FILE] [--grid 8x8]
+[--roi 512] [--exposure 20] [--repeats 7] [--yield-ms 10] [--json out.json]``. Without a bundled live model it
 uses a random-weight ESPCN-sized live model (same cost, meaningless output).
 """
 
@@ -88,10 +89,10 @@ def _one(scope, plan, out: Path, model: Path | None, yield_ms: float = 10.0) -> 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None)
-    parser.add_argument("--grid", default="4x4")
+    parser.add_argument("--grid", default="8x8")  # 4x4 lasts 0.4 s: too short to time
     parser.add_argument("--roi", type=int, default=512)
     parser.add_argument("--exposure", type=float, default=20.0)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--yield-ms", type=float, default=10.0)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
