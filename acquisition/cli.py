@@ -6,7 +6,8 @@ Each opens the simulated rig (``--sim``, the default) or a Micro-Manager config
 Extension point for on-the-fly processing (super-resolution): ``scan`` and
 ``acquire`` take ``--model``; :func:`processor_for` turns it into a
 :class:`acquisition.live.FrameProcessor` (for SR: a worker process at idle
-priority, :mod:`acquisition.sr_hook`), which never blocks acquisition. Change only that function to plug in another processor.
+priority, :mod:`acquisition.sr_hook`), which never blocks acquisition. Change
+only that function to plug in another processor.
 """
 
 from __future__ import annotations

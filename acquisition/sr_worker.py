@@ -13,8 +13,11 @@ when an acquisition thread wakes.
 The parent (:class:`acquisition.sr_hook.SRFrameProcessor`) sends messages on
 one queue and reads replies on another:
 
+- ``("ring", shm_name, slot_bytes)``: frames will come through this
+  shared-memory ring (:mod:`acquisition.frame_ring`);
 - ``("start", sequence | None, lr_pixel_um)``: a new SR image begins;
-- ``("frame", image, (x_um, y_um), lr_pixel_um)``: one raw frame;
+- ``("frame", image | (slot, shape, dtype), (x_um, y_um), lr_pixel_um)``: one
+  raw frame, pickled or in a ring slot;
 - ``("finish",)``: close the SR image, stitch the SR mosaic, reply ``("done", report)``;
 - ``("exit",)``: stop.
 

@@ -11,8 +11,9 @@ per run:
 - SR tail: last raw tile → every SR tile written and the SR mosaic stitched.
 
 Usage: ``python benchmarks/bench_onthefly.py [--model live_fluo|FILE] [--grid 8x8]
-[--roi 512] [--exposure 20] [--repeats 7] [--yield-ms 10] [--json out.json]``. Without a bundled live model it
-uses a random-weight ESPCN-sized live model (same cost, meaningless output).
+[--roi 512] [--exposure 20] [--repeats 7] [--yield-ms 10] [--json out.json]``.
+Without a bundled live model it uses a random-weight ESPCN-sized live model
+(same cost, meaningless output).
 """
 
 from __future__ import annotations

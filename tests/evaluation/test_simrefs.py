@@ -4,9 +4,9 @@ import numpy as np
 import tifffile
 from scipy import ndimage
 
+from srscope.optics import airy_otf
 from srscope.references import ReferenceSet
 from training.evaluation.resolution import decorrelation_resolution
-from srscope.optics import airy_otf
 from training.evaluation.simrefs import simulate_reference_set
 
 
