@@ -130,13 +130,7 @@ class ProcessorRelay:
     def submit(self, image: np.ndarray, meta: FrameMeta) -> None:
         self.submitted += 1
         if self.inline:
-            try:
-                self.processor.process(image, meta)
-                self.done += 1
-            except Exception as exc:  # a processor bug must not stop the acquisition
-                self.errors += 1
-                logger.exception("frame processor failed on frame %d", meta.index)
-                self.failed.emit(exc, meta)
+            self._process(image, meta)
         elif self.policy == "latest":
             self._slot.put((image, meta))
         else:
@@ -162,21 +156,23 @@ class ProcessorRelay:
                 if self._stop.is_set():
                     return
                 continue
-            image, meta = item
-            t0 = time.perf_counter()
-            try:
-                result = self.processor.process(image, meta)
-            except Exception as exc:  # a processor bug must not kill the stream
-                self.errors += 1
-                logger.exception("frame processor failed on frame %d", meta.index)
-                self.failed.emit(exc, meta)
-                continue
-            finally:
-                self.busy_s += time.perf_counter() - t0
-            self.done += 1
-            if result is not None:
-                self._latest = (result, meta)
-                self.processed.emit(result, meta)
+            self._process(*item)
+
+    def _process(self, image: np.ndarray, meta: FrameMeta) -> None:
+        t0 = time.perf_counter()
+        try:
+            result = self.processor.process(image, meta)
+        except Exception as exc:  # a processor bug must not kill the stream
+            self.errors += 1
+            logger.exception("frame processor failed on frame %d", meta.index)
+            self.failed.emit(exc, meta)
+            return
+        finally:
+            self.busy_s += time.perf_counter() - t0
+        self.done += 1
+        if result is not None:
+            self._latest = (result, meta)
+            self.processed.emit(result, meta)
 
     def latest(self) -> tuple[np.ndarray, FrameMeta] | None:
         """The newest processed result and the metadata of its input frame."""

@@ -18,8 +18,6 @@ from typing import Any
 
 import numpy as np
 
-# LR pixels of context for tail sub-windows beyond the measured tail receptive field
-TAIL_MARGIN = 0
 # split only graphs needing more than this per LR pixel (the paper model: ~20 KB)
 SPLIT_MIN_BYTES = 4096
 
@@ -132,7 +130,7 @@ class SplitRunner:
         """Tail window from a quarter of the memory budget; overlap from its receptive field."""
         side = int((budget / 4 / tail_bytes_per_px) ** 0.5)
         self.tail_core = max(32, min(512, side // 8 * 8))
-        self.tail_overlap = self._tail_receptive_field(n_channels) + TAIL_MARGIN
+        self.tail_overlap = self._tail_receptive_field(n_channels)  # exact: no margin needed
         self.tail_bytes = tail_bytes_per_px * (self.tail_core + 2 * self.tail_overlap) ** 2
 
     def _tail_receptive_field(self, n_channels: int, radius: int = 8) -> int:
