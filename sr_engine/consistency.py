@@ -127,7 +127,7 @@ def consistency_map(
         raise SrscopeError(f"SR {sr.shape} is not {s}x the LR frame {lr.shape} (record scale {s})")
     if window < 1:
         raise SrscopeError(f"window must be ≥ 1, got {window}")
-    if fast:
+    if fast and record.psf.kind == "gaussian":
         sigma_lr = record.psf.sigma_hr_px / s
         blurred = block_mean(sr, s)
         if sigma_lr > 0:
@@ -141,10 +141,7 @@ def consistency_map(
     noise = record.noise
 
     def zmap(expected: np.ndarray) -> np.ndarray:
-        var = np.full(expected.shape, noise.std**2, dtype=np.float32)
-        if noise.kind == "poisson-gaussian" and noise.poisson_gain > 0:
-            var += noise.poisson_gain * np.clip(expected - o0, 0, None)
-        var = np.maximum(var, 1e-12)
+        var = np.maximum(noise.variance(expected, o0), 1e-12)
         z = (lr - expected) / np.sqrt(var)
         if window > 1:
             z = ndimage.uniform_filter(z, window, mode="reflect") * window

@@ -12,6 +12,7 @@ import typer
 def register(app: typer.Typer) -> None:
     """Add this part's subcommands to the ``srscope`` app."""
     app.command("calibrate")(calibrate)
+    app.command("degrade")(degrade)
     app.command("train")(train)
 
 
@@ -60,23 +61,74 @@ def calibrate(
         None, help="verification figure (PNG); default: beside --out"
     ),
     channel: str | None = typer.Option(None, help="calibrate on this channel only"),
-    noise: str = typer.Option("gaussian", help="noise model: gaussian | poisson-gaussian"),
-    denoise: str = typer.Option("none", help="denoise the LR for the sigma fit: none | nlmeans"),
+    psf: str = typer.Option(
+        "auto", help="PSF kind: auto (best cross-validated) | gaussian | airy | kernel"
+    ),
+    noise: str = typer.Option("auto", help="noise kind: auto | gaussian | poisson-gaussian"),
+    denoise: str = typer.Option("none", help="denoise the LR for the PSF fit: none | nlmeans"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing --out"),
 ) -> None:
-    """Fit the degradation (PSF sigma, gain/offset, noise) to real HR/LR reference pairs."""
+    """Fit the degradation (PSF, gain/offset, noise) to real HR/LR reference pairs."""
     from training.calibrate import CalibrationConfig, calibrate_references
 
-    cfg = _validated(CalibrationConfig, {"channel": channel, "noise": noise, "denoise": denoise})
-    fig = figure or out.with_suffix(".png")
-    result = calibrate_references(refs, cfg, figure=fig)
-    result.record.save(out)
-    r = result.record
-    typer.echo(
-        f"sigma {r.psf.sigma_hr_px:.3f} HR px, gain {r.intensity.gain:.4g}, "
-        f"offset {r.intensity.offset:.4g}, "
-        f"noise {r.noise.kind} std {r.noise.std:.3f}; residual whiteness "
-        f"{r.fit.whiteness:.3f} over {r.fit.pairs} pairs → {out} (figure {fig})"  # type: ignore[union-attr]
+    cfg = _validated(
+        CalibrationConfig, {"channel": channel, "psf": psf, "noise": noise, "denoise": denoise}
     )
+    fig = figure or out.with_suffix(".png")
+    for path in (out, fig):
+        check_output(path, overwrite)
+    result = calibrate_references(refs, cfg)
+    from training.calibration_figure import save_figure
+
+    result.record.save(out)
+    save_figure(result.per_pair[0]["pair"], result, fig)
+    r = result.record
+    f = r.fit.model_dump()  # type: ignore[union-attr]
+    typer.echo(
+        f"psf {r.psf.describe()}, gain {r.intensity.gain:.4g}, offset {r.intensity.offset:.4g}, "
+        f"noise {r.noise.kind} (std {r.noise.std:.3g}, poisson gain {r.noise.poisson_gain:.3g}); "
+        f"residual whiteness {f['whiteness']:.3f}, normalised std "
+        f"{f['normalized_residual_std']:.3f} over {f['pairs']} pairs → {out} (figure {fig})"
+    )
+
+
+def degrade(
+    hr: Path = typer.Argument(..., help="HR image (TIFF / OME-TIFF / PNG)"),
+    degradation: Path = typer.Option(..., "--degradation", "-d", help="degradation record"),
+    out: Path = typer.Option(..., "--out", "-o", help="LR image to write (.ome.tif)"),
+    seed: int | None = typer.Option(None, help="noise seed (default: fresh noise)"),
+    no_noise: bool = typer.Option(False, "--no-noise", help="the expected LR image, no noise"),
+    hr_pixel_size_um: float | None = typer.Option(
+        None, help="HR pixel size (default: from the file's OME metadata)"
+    ),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing --out"),
+) -> None:
+    """Apply a degradation record to an image: what the LR objective would record.
+
+    The same maths as the training pairs (``srscope.degradation``).
+    """
+    from training.degrade import degrade_file
+
+    check_output(out, overwrite)
+    lr, px = degrade_file(
+        hr, degradation, out, seed=seed, noise=not no_noise, hr_pixel_size_um=hr_pixel_size_um
+    )
+    size = f", {px:.4g} µm/px" if px else ""
+    typer.echo(f"{out}: {lr.shape[-1]}x{lr.shape[-2]} LR{size}")
+
+
+def check_output(path: Path, overwrite: bool) -> None:
+    """Refuse to replace an existing output (unless asked) or to write where one cannot."""
+    from srscope.errors import SrscopeError
+
+    if path.exists() and not overwrite:
+        raise SrscopeError(f"{path} exists; pass --overwrite to replace it")
+    parent = path.parent if str(path.parent) else Path(".")
+    for p in (parent, *parent.parents):
+        if p.exists():
+            if not p.is_dir():
+                raise SrscopeError(f"cannot write {path}: {p} is not a folder")
+            break
 
 
 def train(

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
 
 from srscope import logger
 from srscope.degradation import DegradationRecord, add_noise, block_mean
@@ -67,13 +66,11 @@ def prepare_sources(
     if len(nch) != 1:
         raise SrscopeError(f"training images have different channel counts: {sorted(nch)}")
     rng = np.random.default_rng(cfg.seed + 7919)
-    g, o, sigma = record.intensity.gain, record.intensity.offset, record.psf.sigma_hr_px
+    g, o = record.intensity.gain, record.intensity.offset
     prepared = []
     for s in usable:
         hr = s.image.astype(np.float32)
-        blurred = (
-            ndimage.gaussian_filter(hr, (0, sigma, sigma), mode="reflect") if sigma > 0 else hr
-        )
+        blurred = record.blur(hr)
         lr_full = add_noise(g * block_mean(blurred, cfg.scale) + o, record.noise, o, rng)
         lo, span = _percentiles(lr_full, cfg.normalization_low, cfg.normalization_high)
         h = s.shape[0]

@@ -140,6 +140,11 @@ def _plane(img: np.ndarray, name: str) -> np.ndarray:
     return img
 
 
+def read_plane(path: str | Path) -> np.ndarray:
+    """The one 2-D plane of a capture file, as stored."""
+    return _plane(read_image(path), str(path))
+
+
 def load_sources(
     path: str | Path, channel: str | None = None, stack_channels: bool = False
 ) -> tuple[list[Source], ReferenceSet | None]:

@@ -9,7 +9,9 @@ from srscope.degradation import DegradationRecord
 from training.calibrate import Pair
 
 
-def specimen(shape: tuple[int, int], seed: int = 0, n_spots: int | None = None) -> np.ndarray:
+def specimen(
+    shape: tuple[int, int], seed: int = 0, n_spots: int | None = None, background: float = 2000.0
+) -> np.ndarray:
     """Cells-like scene with fine detail: spots of 0.7–3 px, filaments, a smooth background."""
     rng = np.random.default_rng(seed)
     h, w = shape
@@ -31,7 +33,7 @@ def specimen(shape: tuple[int, int], seed: int = 0, n_spots: int | None = None) 
         xx = np.clip((x + t * np.cos(ang)).astype(int), 0, w - 1)
         fil[yy, xx] = 300
     fil = ndimage.gaussian_filter(fil, 0.8)
-    bg = ndimage.gaussian_filter(rng.uniform(0, 1, shape), 30) * 2000
+    bg = ndimage.gaussian_filter(rng.uniform(0, 1, shape), 30) * background
     return (fine + coarse + fil + bg + 50).astype(np.float32)
 
 
@@ -42,6 +44,7 @@ def make_pairs(
     lr_factor: float = 2.0,
     hr_noise_std: float = 1.0,
     seed: int = 0,
+    background: float = 2000.0,
 ) -> list[Pair]:
     """Pairs like a two-objective rig: the LR field is ``lr_factor`` times larger than
     the HR field, which sits near its centre at a random sub-pixel offset."""
@@ -50,7 +53,7 @@ def make_pairs(
     pairs = []
     for i in range(n):
         big = (int(hr_shape[0] * lr_factor) // s * s, int(hr_shape[1] * lr_factor) // s * s)
-        scene = specimen(big, seed=seed * 100 + i)
+        scene = specimen(big, seed=seed * 100 + i, background=background)
         lr = record.apply(scene, rng=rng)
         cy = (big[0] - hr_shape[0]) // 2 + int(rng.integers(-s * 3, s * 3))
         cx = (big[1] - hr_shape[1]) // 2 + int(rng.integers(-s * 3, s * 3))

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from srscope.degradation import DegradationRecord
 from ui.demo import DemoResult, environment
 
 
@@ -173,12 +174,12 @@ def write_demo_report(
 
     def model_html(m: dict[str, Any]) -> str:
         deg = m.get("degradation") or {}
-        psf = deg.get("psf", {}).get("sigma_hr_px") if deg else None
+        psf = DegradationRecord.model_validate(deg).psf.describe() if deg else None
         return (
             f"<code>{html.escape(m['name'])}</code> (<code>{html.escape(m['file'])}</code>): "
             f"×{m['scale']}, channels {html.escape(', '.join(m['channels']))}, "
             f"LR {m['lr_pixel_size_um']:.3g} µm → HR {m['hr_pixel_size_um']:.3g} µm"
-            + (f", calibrated PSF σ = {psf:.2f} HR px" if psf else "")
+            + (f", calibrated PSF: {html.escape(psf)}" if psf else "")
             + (f". {html.escape(m['description'])}" if m.get("description") else "")
         )
 

@@ -9,30 +9,13 @@ degradation, so calibration has real work to do.
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from srscope.errors import SrscopeError
-
-_OBJECTIVE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[xX]\s*/\s*(\d*\.?\d+)")
-_NM_RE = re.compile(r"(\d{3,4})\s*nm")
-
-#: Emission (or filter) centre wavelengths of well-known channel names, nm.
-KNOWN_CHANNELS: dict[str, tuple[float, Literal["fluorescence", "brightfield"]]] = {
-    "DAPI": (460.0, "fluorescence"),
-    "FITC": (520.0, "fluorescence"),
-    "GFP": (510.0, "fluorescence"),
-    "TRITC": (580.0, "fluorescence"),
-    "CY3": (570.0, "fluorescence"),
-    "CY5": (670.0, "fluorescence"),
-    "BF": (550.0, "brightfield"),
-    "BF-R": (620.0, "brightfield"),
-    "BF-G": (530.0, "brightfield"),
-    "BF-B": (460.0, "brightfield"),
-}
+from srscope.optics import KNOWN_CHANNELS, NM_RE, OBJECTIVE_RE
 
 
 class _Frozen(BaseModel):
@@ -49,7 +32,7 @@ class ObjectiveOptics(_Frozen):
     @classmethod
     def from_label(cls, label: str) -> ObjectiveOptics:
         """Parse the usual ``<mag>x/<NA>`` objective naming (``20x/0.45``)."""
-        m = _OBJECTIVE_RE.match(label)
+        m = OBJECTIVE_RE.match(label)
         if not m:
             raise SrscopeError(
                 f"objective label {label!r} does not say its optics; name it like '20x/0.45'"
@@ -71,7 +54,7 @@ class ChannelOptics(_Frozen):
         if key in KNOWN_CHANNELS:
             wl, kind = KNOWN_CHANNELS[key]
             return cls(label=label, wavelength_nm=wl, kind=kind)
-        if m := _NM_RE.search(label):
+        if m := NM_RE.search(label):
             kind = "brightfield" if key.startswith("BF") else "fluorescence"
             return cls(label=label, wavelength_nm=float(m.group(1)), kind=kind)
         raise SrscopeError(
@@ -93,19 +76,6 @@ class CameraModel(_Frozen):
     @property
     def max_adu(self) -> int:
         return 2**self.bit_depth - 1
-
-
-def defocus_otf(f_cyc_per_um: np.ndarray, na: float, defocus_um: float) -> np.ndarray:
-    """Geometric defocus: a uniform blur disc of radius ``|dz|·tan(asin NA)`` (jinc OTF)."""
-    from scipy.special import j1
-
-    if defocus_um == 0:
-        return np.ones_like(f_cyc_per_um, dtype=np.float32)
-    radius = abs(defocus_um) * na / np.sqrt(max(1e-6, 1.0 - min(na, 0.99) ** 2))
-    x = 2.0 * np.pi * radius * f_cyc_per_um
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(x > 1e-6, 2.0 * j1(x) / np.where(x > 1e-6, x, 1.0), 1.0)
-    return out.astype(np.float32)
 
 
 def pixel_box_transfer(f_cyc_per_um: np.ndarray, pixel_um: float) -> np.ndarray:

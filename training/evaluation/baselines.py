@@ -16,10 +16,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import ndimage
+from scipy import ndimage, signal
 from skimage.restoration import richardson_lucy
 
-from srscope.degradation import DegradationRecord
+from srscope.degradation import DegradationRecord, GaussianPSF
 from srscope.errors import SrscopeError
 
 
@@ -62,6 +62,19 @@ def effective_sigma(sigma_hr_px: float, scale: int, pixel_box: bool = True) -> f
     return math.sqrt(var)
 
 
+def rl_psf(record: DegradationRecord, scale: int, pixel_box: bool = True) -> np.ndarray:
+    """The PSF a bicubic-upsampled LR image shows: the record's PSF and the LR pixel's box."""
+    if isinstance(record.psf, GaussianPSF):
+        return gaussian_psf(effective_sigma(record.psf.sigma_hr_px, scale, pixel_box))
+    k = record.psf.array()
+    if pixel_box:  # an even box, centred on a pixel: half weights at both ends
+        box = np.ones(scale + 1 - scale % 2)
+        if scale % 2 == 0:
+            box[[0, -1]] = 0.5
+        k = signal.convolve2d(k, np.outer(box, box) / box.sum() ** 2)
+    return k / k.sum()
+
+
 def bicubic_rl(
     lr: np.ndarray,
     scale: int,
@@ -81,19 +94,19 @@ def bicubic_rl(
     the input's units.
     """
     if isinstance(record_or_sigma, DegradationRecord):
-        sigma = record_or_sigma.psf.sigma_hr_px
+        psf = rl_psf(record_or_sigma, scale, pixel_box)
         if offset is None:
             offset = record_or_sigma.intensity.offset
     else:
         sigma = float(record_or_sigma)
-    if sigma < 0:
-        raise SrscopeError(f"PSF sigma must be ≥ 0, got {sigma}")
+        if sigma < 0:
+            raise SrscopeError(f"PSF sigma must be ≥ 0, got {sigma}")
+        psf = gaussian_psf(effective_sigma(sigma, scale, pixel_box))
     if iterations < 1:
         raise SrscopeError(f"iterations must be ≥ 1, got {iterations}")
     up = bicubic(lr, scale).astype(np.float64)
     if offset is None:
         offset = float(np.percentile(up, 0.1))
-    psf = gaussian_psf(effective_sigma(sigma, scale, pixel_box))
     lead = up.shape[:-2]
     out = np.empty_like(up, dtype=np.float32)
     for idx in np.ndindex(*lead) if lead else [()]:

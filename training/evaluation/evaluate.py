@@ -44,6 +44,7 @@ from training.evaluation.metrics import (
     ssim,
 )
 from training.evaluation.resolution import decorrelation_resolution, space_bandwidth_product
+from training.images import read_plane
 
 BICUBIC, RL = "bicubic", "bicubic+RL"
 LR_MARGIN = 6  # LR pixels of context around the HR footprint
@@ -124,22 +125,13 @@ class Panel:
     decorrelation: dict[str, Any] = field(default_factory=dict)
 
 
-def _read_plane(path: Path) -> np.ndarray:
-    from training.images import read_image
-
-    img = np.squeeze(np.asarray(read_image(path), dtype=np.float32))
-    if img.ndim != 2:
-        raise SrscopeError(f"{path}: expected one 2-D plane per capture, got shape {img.shape}")
-    return img
-
-
-def _locate_hr(hr: np.ndarray, lr: np.ndarray, scale: int, sigma: float) -> tuple[float, float]:
+def _locate_hr(hr: np.ndarray, lr: np.ndarray, scale: int, psf: Any) -> tuple[float, float]:
     """Top-left of the HR field in LR pixels (centred if the LR frame is not larger)."""
     from training.register import locate
 
     th, tw = hr.shape[0] / scale, hr.shape[1] / scale
     if th <= lr.shape[0] - 2 and tw <= lr.shape[1] - 2:
-        return locate(degrade_noise_free(hr, scale, sigma), lr)
+        return locate(degrade_noise_free(hr, scale, psf), lr)
     return (lr.shape[0] - th) / 2, (lr.shape[1] - tw) / 2
 
 
@@ -309,10 +301,9 @@ def _evaluate_entry(
 ) -> tuple[EntryReport, list[FieldScore], Panel | None]:
     assert entry.lr is not None
     s = model.meta.scale
-    hr = _read_plane(folder / entry.hr.file)
-    lr = _read_plane(folder / entry.lr.file)
-    sigma = record.psf.sigma_hr_px if record else s / 2.0
-    y0, x0 = _locate_hr(hr, lr, s, sigma)
+    hr = read_plane(folder / entry.hr.file).astype(np.float32)
+    lr = read_plane(folder / entry.lr.file).astype(np.float32)
+    y0, x0 = _locate_hr(hr, lr, s, record.psf if record else s / 2.0)
     th, tw = hr.shape[0] / s, hr.shape[1] / s
     ry0, rx0 = max(0, math.floor(y0) - LR_MARGIN), max(0, math.floor(x0) - LR_MARGIN)
     ry1 = min(lr.shape[0], math.ceil(y0 + th) + LR_MARGIN)
