@@ -15,6 +15,7 @@ def register(app: typer.Typer) -> None:
     """Add this part's subcommands to the ``srscope`` app."""
     app.command("predict")(predict)
     app.command("bench")(bench)
+    app.command("models")(models)
 
 
 def predict(
@@ -76,6 +77,23 @@ def predict(
         f"wrote {result.path} {result.axes} {result.shape} at {result.pixel_size_um:.4g} µm/px "
         f"({result.tiles_computed} tiles computed, {result.tiles_resumed} resumed)"
     )
+
+
+def models(
+    json_out: bool = typer.Option(False, "--json", help="print JSON instead of text"),
+    speed: bool = typer.Option(True, help="measure each model's fps at 512² here (2 s each)"),
+) -> None:
+    """List the bundled models: tier, modality, cost, speed here, held-out scores."""
+    import json
+
+    from sr_engine.catalog import catalogue, format_row
+
+    rows = catalogue(512 if speed else None)
+    if json_out:
+        typer.echo(json.dumps(rows, indent=2))
+    else:
+        for r in rows:
+            typer.echo(format_row(r))
 
 
 def bench(

@@ -139,7 +139,9 @@ def train(
         ..., "--degradation", "-d", help="degradation.json from calibrate"
     ),
     out: Path = typer.Option(Path("model.onnx"), "--out", "-o"),
-    preset: str = typer.Option("live", help="live (fast ESPCN-like) | paper (SRResNet/SRGAN)"),
+    preset: str = typer.Option(
+        "live", help="live (ESPCN-like, live view) | balanced (LR residual net) | paper (SRGAN)"
+    ),
     iterations: int | None = typer.Option(None, help="total iterations"),
     epochs: int | None = typer.Option(
         None, help="alternative to --iterations: epochs × --epoch-iterations"
@@ -154,7 +156,7 @@ def train(
     batch: int | None = typer.Option(None),
     lr: float | None = typer.Option(None, help="Adam learning rate"),
     features: int | None = typer.Option(None, help="generator feature maps"),
-    blocks: int | None = typer.Option(None, help="residual blocks (paper preset)"),
+    blocks: int | None = typer.Option(None, help="residual blocks (paper, balanced presets)"),
     vgg_weights: Path | None = typer.Option(
         None, help="torchvision-format VGG19 state dict (local file)"
     ),
@@ -176,8 +178,12 @@ def train(
 ) -> None:
     """Train a generator on HR images with LR made by the calibrated degradation; export ONNX."""
     _require_torch()
-    from training.config import GeneratorConfig, LossConfig, TrainConfig
+    from srscope.errors import SrscopeError
+    from training.config import PRESETS, GeneratorConfig, LossConfig, TrainConfig
     from training.pipeline import train_model
+
+    if preset not in PRESETS:
+        raise SrscopeError(f"unknown preset {preset!r}; one of {', '.join(PRESETS)}")
 
     base = (
         TrainConfig.model_validate_json(config.read_text())

@@ -7,22 +7,28 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-PRESETS = ("paper", "live")
+PRESETS = ("paper", "balanced", "live")
 
 
 class GeneratorConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["paper", "live"] = "paper"
+    kind: Literal["paper", "balanced", "live"] = "paper"
     features: int = Field(64, ge=1)
     blocks: int = Field(16, ge=0, description="residual blocks (paper generator)")
     layers: int = Field(3, ge=2, description="conv layers (live generator)")
     input_skip: bool = True
+    linear_skip: bool = Field(False, description="learned 5×5 linear input path (live generator)")
 
     def kwargs(self) -> dict[str, int | bool]:
-        if self.kind == "paper":
+        if self.kind in ("paper", "balanced"):
             return {"features": self.features, "blocks": self.blocks, "input_skip": self.input_skip}
-        return {"features": self.features, "layers": self.layers, "input_skip": self.input_skip}
+        return {
+            "features": self.features,
+            "layers": self.layers,
+            "input_skip": self.input_skip,
+            "linear_skip": self.linear_skip,
+        }
 
 
 class LossConfig(BaseModel):
@@ -39,7 +45,7 @@ class TrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    preset: Literal["paper", "live"] = "paper"
+    preset: Literal["paper", "balanced", "live"] = "paper"
     scale: int = Field(4, ge=2, le=5)
     patch_lr: int = Field(96, ge=8, description="LR patch size; HR patch = patch_lr × scale")
     batch: int = Field(16, ge=1)
@@ -48,6 +54,9 @@ class TrainConfig(BaseModel):
     warmup_iterations: int = Field(1000, ge=0, description="MSE-only (SRResNet) iterations first")
     adversarial: bool = True
     lr: float = Field(1e-4, gt=0)
+    lr_schedule: Literal["constant", "cosine"] = Field(
+        "constant", description="cosine: decay to lr/100 over the run (stateless, resumable)"
+    )
     generator: GeneratorConfig = GeneratorConfig()
     discriminator_base: int = Field(64, ge=1)
     loss: LossConfig = LossConfig()
@@ -82,10 +91,21 @@ class TrainConfig(BaseModel):
         elif preset == "live":
             base = {
                 "preset": "live",
-                "generator": GeneratorConfig(kind="live", features=16, layers=3),
+                "generator": GeneratorConfig(kind="live", features=16, layers=3, linear_skip=True),
                 "adversarial": False,
                 "warmup_iterations": 0,
                 "lr": 1e-3,
+                "lr_schedule": "cosine",
+                "loss": LossConfig(vgg=0.0, adversarial=0.0),
+            }
+        elif preset == "balanced":
+            base = {
+                "preset": "balanced",
+                "generator": GeneratorConfig(kind="balanced", features=32, blocks=6),
+                "adversarial": False,
+                "warmup_iterations": 0,
+                "lr": 1e-3,
+                "lr_schedule": "cosine",
                 "loss": LossConfig(vgg=0.0, adversarial=0.0),
             }
         else:

@@ -224,8 +224,19 @@ class Trainer:
                 f"last good checkpoint kept: {last}. Lower the learning rate or check the data."
             )
 
+    def learning_rate(self) -> float:
+        """The schedule's rate at this iteration (a function of the iteration: resumes exactly)."""
+        if self.cfg.lr_schedule == "constant":
+            return self.cfg.lr
+        t = min(self.iteration / max(self.cfg.iterations - 1, 1), 1.0)
+        return self.cfg.lr * (0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * t)))
+
     def step(self) -> dict[str, float]:
         """One iteration: D step (adversarial phase), then G step."""
+        rate = self.learning_rate()
+        for opt in (self.opt_g, self.opt_d):
+            for group in opt.param_groups if opt is not None else []:
+                group["lr"] = rate
         lr_np, hr_np = self.sampler.batch()
         lr = torch.from_numpy(lr_np).to(self.device)
         hr = torch.from_numpy(hr_np).to(self.device)

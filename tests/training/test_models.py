@@ -9,20 +9,27 @@ import torch
 
 from srscope.errors import SrscopeError
 from training.export import fold_batchnorm, has_batchnorm
-from training.models import Discriminator, LiveGenerator, PaperGenerator
+from training.models import BalancedGenerator, Discriminator, LiveGenerator, PaperGenerator
 from training.vgg import VGG19Features, layer_names, make_features
 
 
 @pytest.mark.parametrize("scale", [2, 3, 4, 5])
-@pytest.mark.parametrize("kind", ["paper", "live"])
+@pytest.mark.parametrize("kind", ["paper", "balanced", "live"])
 def test_generators_upsample_by_scale(kind: str, scale: int) -> None:
-    net = (
-        PaperGenerator(2, scale, features=4, blocks=1)
-        if kind == "paper"
-        else LiveGenerator(2, scale, features=4)
-    )
+    net = {
+        "paper": lambda: PaperGenerator(2, scale, features=4, blocks=1),
+        "balanced": lambda: BalancedGenerator(2, scale, features=4, blocks=1),
+        "live": lambda: LiveGenerator(2, scale, features=4, linear_skip=True),
+    }[kind]()
     y = net(torch.rand(3, 2, 7, 9))
     assert y.shape == (3, 2, 7 * scale, 9 * scale)
+
+
+def test_balanced_generator_costs_100_to_300_kflop_per_lr_pixel() -> None:
+    g = BalancedGenerator(1, 4)
+    # every conv runs at LR resolution: MACs per LR pixel = weights (the 1→16 linear path too)
+    macs = sum(m.weight.numel() for m in g.modules() if isinstance(m, torch.nn.Conv2d))
+    assert 100e3 <= 2 * macs <= 300e3
 
 
 def test_paper_generator_has_the_papers_layout() -> None:

@@ -21,7 +21,7 @@ def _weights(t: Trainer) -> dict[str, torch.Tensor]:
     return {k: v.clone() for k, v in t.g.state_dict().items()}
 
 
-@pytest.mark.parametrize("preset", ["live", "paper"])
+@pytest.mark.parametrize("preset", ["live", "balanced", "paper"])
 def test_resume_after_interrupt_equals_uninterrupted(
     preset: str, image_folder: Path, record: DegradationRecord, tmp_path: Path
 ) -> None:
@@ -32,9 +32,18 @@ def test_resume_after_interrupt_equals_uninterrupted(
     full.run()
 
     killed = Trainer(
-        sources, record, tiny_config(preset, iterations=2), tmp_path / "b", progress=False
+        sources, record, tiny_config(preset, iterations=4), tmp_path / "b", progress=False
     )
-    killed.run()  # stands for a run killed after iteration 2 (checkpoints every iteration)
+    step = killed.step
+
+    def interrupted_after_two() -> dict:
+        if killed.iteration == 2:
+            raise KeyboardInterrupt  # Ctrl-C during iteration 3
+        return step()
+
+    killed.step = interrupted_after_two  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        killed.run()
     resumed = Trainer(
         sources, record, tiny_config(preset, iterations=4), tmp_path / "b", progress=False
     )
