@@ -386,7 +386,8 @@ def fit_noise(
         return float(np.mean(np.log(v) + r2 / v))
 
     start = np.array([max(b, 0.0), max(a, floor)])
-    res = optimize.minimize(nll, start, method="Nelder-Mead", options={"xatol": 1e-6, "fatol": 1e-9})
+    opts = {"xatol": 1e-6, "fatol": 1e-9}
+    res = optimize.minimize(nll, start, method="Nelder-Mead", options=opts)
     slope, intercept = (res.x if res.success else start).tolist()
     intercept -= carry
     return Noise(

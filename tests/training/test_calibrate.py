@@ -22,15 +22,14 @@ from training.calibrate import (
     CalibrationConfig,
     Optics,
     align,
-    simulate,
     calibrate_pairs,
     calibrate_references,
     noise_std_estimate,
+    simulate,
     whiteness,
 )
 from training.register import locate
 from training.synthetic import make_pairs
-
 
 GAUSSIAN_ONLY = CalibrationConfig(psf="gaussian", noise="gaussian")
 OPTICS = Optics(lr_na=0.15, wavelength_nm=460.0, hr_pixel_size_um=0.325, hr_na=0.45)
@@ -128,7 +127,7 @@ def test_nan_or_blank_pairs_are_refused_by_name(record: DegradationRecord) -> No
     pairs = make_pairs(record, n=2, hr_shape=(256, 256))
     pairs[0].hr[:] = 7.0
     pairs[0].lr[:] = 100.0 + np.random.default_rng(0).standard_normal(pairs[0].lr.shape)
-    with pytest.raises(SrscopeError, match="pair syn0: .*too little signal"):
+    with pytest.raises(SrscopeError, match=r"pair syn0: .*too little signal"):
         calibrate_pairs(pairs, 4)
 
 

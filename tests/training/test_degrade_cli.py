@@ -114,8 +114,13 @@ def test_pixel_size_the_record_was_not_made_for_is_refused(hr_image: Path, tmp_p
 
 
 def test_v1_records_keep_their_meaning(tmp_path: Path) -> None:
-    v1 = {"format": "srscope-degradation/1", "scale": 4, "psf": {"sigma_hr_px": 2.0},
-          "intensity": {"gain": 0.5, "offset": 100.0}, "noise": {"kind": "gaussian", "std": 3.0}}  # fmt: skip
+    v1 = {
+        "format": "srscope-degradation/1",
+        "scale": 4,
+        "psf": {"sigma_hr_px": 2.0},
+        "intensity": {"gain": 0.5, "offset": 100.0},
+        "noise": {"kind": "gaussian", "std": 3.0},
+    }
     rec = DegradationRecord.model_validate(v1)
     assert rec.format == "srscope-degradation/1" and rec.psf.kind == "gaussian"
     from scipy import ndimage
