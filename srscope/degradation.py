@@ -206,6 +206,18 @@ class DegradationRecord(_Model):
     def _kernel(self) -> np.ndarray:
         return self.psf.array()
 
+    @cached_property
+    def equivalent_sigma_hr_px(self) -> float:
+        """The Gaussian sigma with the PSF's second moment (for fast approximations)."""
+        if isinstance(self.psf, GaussianPSF):
+            return self.psf.sigma_hr_px
+        k = self._kernel
+        r = k.shape[0] // 2
+        yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
+        cy, cx = float((k * yy).sum()), float((k * xx).sum())
+        var = float((k * ((yy - cy) ** 2 + (xx - cx) ** 2)).sum()) / 2.0
+        return float(np.sqrt(max(var, 0.0)))
+
     def blur(self, hr: np.ndarray) -> np.ndarray:
         """PSF ⊛ HR over the last two axes (reflected borders), float32, same shape."""
         hr = np.asarray(hr, dtype=np.float32)

@@ -1,7 +1,9 @@
 """Atomic checkpoints: written to a temporary file, then renamed over the old one.
 
 A kill at any moment leaves either the previous or the new checkpoint, never a
-half-written one; a corrupt file is reported, never deleted.
+half-written one; a corrupt file is reported, never deleted. Checkpoints hold only
+tensors and plain Python values and are read with ``weights_only=True``: a
+crafted file in a work folder cannot run code on ``--resume``.
 """
 
 from __future__ import annotations
@@ -27,11 +29,12 @@ def load(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise SrscopeError(f"no checkpoint to resume from: {path}")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=False)
+        obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise SrscopeError(
-            f"checkpoint {path} is corrupt or unreadable ({type(exc).__name__}); it was left "
-            "as is: delete it to start over, or restore a copy"
+            f"checkpoint {path} is corrupt, unreadable or holds more than weights "
+            f"({type(exc).__name__}); it was left as is: delete it to start over, or restore "
+            "a copy"
         ) from None
     if not isinstance(obj, dict) or obj.get("version") != CHECKPOINT_VERSION:
         raise SrscopeError(

@@ -73,3 +73,26 @@ def test_train_without_torch_is_one_line_error(monkeypatch, tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2
     assert "needs PyTorch" in err and "Traceback" not in err
+
+
+def test_v1_record_still_trains_and_its_model_predicts(reference_set: Path, tmp_path: Path) -> None:
+    import numpy as np
+
+    from sr_engine.model import SRModel
+
+    deg = tmp_path / "v1.json"
+    deg.write_text(
+        json.dumps(
+            {"format": "srscope-degradation/1", "scale": 4, "psf": {"sigma_hr_px": 2.0},
+             "intensity": {"gain": 0.5, "offset": 100.0}, "noise": {"std": 3.0}}
+        )
+    )  # fmt: skip
+    model = tmp_path / "live.onnx"
+    args = ["train", str(reference_set), "-d", str(deg), "--preset", "live", "--out", str(model),
+            "--iterations", "2", "--patch", "12", "--batch", "2", "--threads", "1"]  # fmt: skip
+    assert main(args) == 0
+    sr = SRModel(model)
+    assert sr.meta.degradation is not None
+    assert sr.meta.degradation.format == "srscope-degradation/1"
+    out = sr.predict(np.random.default_rng(0).uniform(100, 500, (24, 20)).astype(np.float32))
+    assert out.shape == (96, 80) and np.isfinite(out).all()

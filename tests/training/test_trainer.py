@@ -106,7 +106,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(
     monkeypatch.setattr(t.sampler, "batch", batch)
     with pytest.raises(NonFiniteLoss, match=r"iteration 4.*last good checkpoint kept"):
         t.run()
-    state = torch.load(t.checkpoint_path, weights_only=False)
+    state = torch.load(t.checkpoint_path, weights_only=True)
     assert state["iteration"] == 3
     assert all(
         torch.isfinite(v).all() for v in state["generator"].values() if v.is_floating_point()
@@ -118,7 +118,7 @@ def test_corrupt_checkpoint_is_reported_not_deleted(
 ) -> None:
     (tmp_path / "checkpoint.pt").write_bytes(b"\x00garbage")
     t = Trainer(load_folder(image_folder), record, tiny_config(), tmp_path, progress=False)
-    with pytest.raises(SrscopeError, match="corrupt or unreadable"):
+    with pytest.raises(SrscopeError, match="corrupt, unreadable"):
         t.run(resume=True)
     assert (tmp_path / "checkpoint.pt").read_bytes() == b"\x00garbage"
     with pytest.raises(SrscopeError, match="pass --resume"):
@@ -174,3 +174,22 @@ def test_config_round_trips_through_json(tmp_path: Path) -> None:
     assert live.generator.kind == "live" and not live.adversarial
     with pytest.raises(ValueError, match="unknown preset"):
         TrainConfig.preset_defaults("huge")
+
+
+class _Payload:
+    def __reduce__(self):
+        import pathlib
+
+        return (pathlib.Path.touch, (pathlib.Path(_Payload.marker),))
+
+
+def test_a_crafted_checkpoint_cannot_run_code(tmp_path: Path) -> None:
+    from srscope.errors import SrscopeError
+    from training import checkpoint as ckpt
+
+    _Payload.marker = str(tmp_path / "pwned")
+    evil = tmp_path / "checkpoint.pt"
+    torch.save({"version": 1, "x": _Payload()}, evil)
+    with pytest.raises(SrscopeError, match="holds more than weights"):
+        ckpt.load(evil)
+    assert not (tmp_path / "pwned").exists()
