@@ -113,9 +113,9 @@ def consistency_map(
     coarser in position.
 
     ``fast=True`` blurs after the block mean (``σ/s`` in LR pixels, σ the PSF's
-    equivalent Gaussian) instead of before: about 5× cheaper, and within ≈0.1 noise std of the exact map on
-    smooth specimens; use it when the exact map (≈0.1 s per 2048² SR frame on
-    one core) is too slow for the live frame rate.
+    equivalent Gaussian) instead of before: about 5× cheaper, and within ≈0.1
+    noise std of the exact map on smooth specimens; use it when the exact map
+    (≈0.1 s per 2048² SR frame on one core) is too slow for the live frame rate.
     """
     sr = np.asarray(sr, dtype=np.float32)
     lr = np.asarray(lr, dtype=np.float32)
