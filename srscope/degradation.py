@@ -149,6 +149,12 @@ class Noise(_Model):
     std: float = Field(0.0, ge=0.0, description="read-noise std in LR camera units")
     poisson_gain: float = Field(0.0, ge=0.0, description="shot-noise variance per signal unit")
 
+    def scaled(self, factor: float) -> Noise:
+        """The same noise with its standard deviation times ``factor`` (variance × factor²)."""
+        return self.model_copy(
+            update={"std": self.std * factor, "poisson_gain": self.poisson_gain * factor**2}
+        )
+
     def variance(self, expected: np.ndarray, offset: float) -> np.ndarray:
         """Per-pixel noise variance of an expected (noise-free) LR image."""
         var = np.full(np.shape(expected), self.std**2, dtype=np.float32)
@@ -201,6 +207,17 @@ class DegradationRecord(_Model):
     def save(self, path: str | os.PathLike) -> Path:
         return write_text_atomic(Path(path), self.model_dump_json(indent=2, exclude_none=True))
 
+    def widened(self, factor: float) -> DegradationRecord:
+        """The same record with the PSF ``factor`` times as wide (training over a range of rigs)."""
+        psf = self.psf
+        if isinstance(psf, GaussianPSF):
+            psf = psf.model_copy(update={"sigma_hr_px": psf.sigma_hr_px * factor})
+        elif isinstance(psf, AiryPSF):
+            psf = psf.model_copy(update={"width_scale": psf.width_scale * factor})
+        else:
+            psf = KernelPSF(kernel=stretch_kernel(psf.array(), factor).tolist(), method=psf.method)
+        return self.model_copy(update={"psf": psf, "fit": None})
+
     # -- application ----------------------------------------------------
     @cached_property
     def _kernel(self) -> np.ndarray:
@@ -248,6 +265,16 @@ class DegradationRecord(_Model):
         if noise:
             lr = add_noise(lr, self.noise, self.intensity.offset, rng)
         return lr.astype(np.float32, copy=False)
+
+
+def stretch_kernel(kernel: np.ndarray, factor: float) -> np.ndarray:
+    """``k(x / factor)`` resampled on an odd grid and renormalised: a ``factor`` times wider PSF."""
+    r = kernel.shape[0] // 2
+    r2 = max(1, math.ceil(r * factor))
+    grid = np.arange(-r2, r2 + 1) / factor + r
+    yy, xx = np.meshgrid(grid, grid, indexing="ij")
+    out = ndimage.map_coordinates(kernel, [yy, xx], order=1, mode="constant", cval=0.0)
+    return out / out.sum()
 
 
 def first_error(exc: ValidationError) -> str:

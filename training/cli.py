@@ -132,8 +132,8 @@ def check_output(path: Path, overwrite: bool) -> None:
 
 
 def train(
-    data: Path = typer.Argument(
-        ..., help="reference set folder, or a folder of TIFF/PNG HR images"
+    data: list[Path] = typer.Argument(
+        ..., help="reference set folder(s), or folder(s) of TIFF/PNG HR images (many specimens)"
     ),
     degradation: Path = typer.Option(
         ..., "--degradation", "-d", help="degradation.json from calibrate"
@@ -164,6 +164,12 @@ def train(
         None, help="VGG19 layer of the feature loss, e.g. relu5_4"
     ),
     no_adversarial: bool = typer.Option(False, "--no-adversarial", help="MSE (+VGG) only"),
+    psf_range: float | None = typer.Option(
+        None, help="also train on PSF widths within ±this fraction (generalist models, e.g. 0.3)"
+    ),
+    noise_range: str | None = typer.Option(
+        None, help="noise std factors LOW,HIGH drawn per patch (generalist models, e.g. 0.5,2)"
+    ),
     channel: str | None = typer.Option(None, help="only this channel of a reference set"),
     stack_channels: bool = typer.Option(
         False, help="one multi-channel model instead of a per-channel one"
@@ -216,13 +222,23 @@ def train(
         generator=GeneratorConfig.model_validate(gen.model_dump()),
         loss=LossConfig.model_validate(loss.model_dump()),
     )
+    if psf_range is not None:
+        data_cfg["psf_scale_range"] = psf_range
+    if noise_range is not None:
+        lo_hi = noise_range.split(",")
+        if len(lo_hi) != 2:
+            raise SrscopeError(f"--noise-range wants LOW,HIGH (e.g. 0.5,2), got {noise_range!r}")
+        try:
+            data_cfg["noise_scale_range"] = (float(lo_hi[0]), float(lo_hi[1]))
+        except ValueError:
+            raise SrscopeError(f"--noise-range wants two numbers, got {noise_range!r}") from None
     if no_adversarial:
         data_cfg["adversarial"] = False
     if stack_channels:
         data_cfg["stack_channels"] = True
     cfg = _validated(TrainConfig, data_cfg)
     res = train_model(
-        data,
+        data if len(data) > 1 else data[0],
         degradation,
         out,
         cfg,

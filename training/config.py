@@ -67,11 +67,24 @@ class TrainConfig(BaseModel):
     val_patches: int = Field(32, ge=1)
     val_fraction: float = Field(0.15, gt=0, lt=0.9)
     background_keep: float = Field(0.1, ge=0, le=1, description="chance to keep a background patch")
+    psf_scale_range: float = Field(
+        0.0, ge=0.0, lt=0.9, description="train on PSF widths within ±this fraction (generalists)"
+    )
+    noise_scale_range: tuple[float, float] = Field(
+        (1.0, 1.0), description="noise std factors drawn log-uniformly per patch (generalists)"
+    )
     normalization_low: float = 1.0
     normalization_high: float = 99.8
     channel: str | None = Field(None, description="train on this channel of a reference set only")
     stack_channels: bool = Field(False, description="one multi-channel model (vs one per channel)")
     checkpoint_every: int = Field(50, ge=1)
+
+    @model_validator(mode="after")
+    def _noise_range(self) -> TrainConfig:
+        lo, hi = self.noise_scale_range
+        if not 0 < lo <= hi:
+            raise ValueError(f"noise_scale_range must be 0 < low ≤ high, got {lo}, {hi}")
+        return self
 
     @model_validator(mode="after")
     def _warmup(self) -> TrainConfig:

@@ -24,11 +24,11 @@ from training.images import Source
 
 @dataclass
 class Prepared:
-    """A source ready for sampling: HR target in LR units, its blurred copy, lo/hi."""
+    """A source ready for sampling: HR target in LR units, its blurred copies, lo/hi."""
 
     name: str
     target: np.ndarray  # gain·HR + offset, (C, Y, X)
-    blurred: np.ndarray  # gain·(PSF * HR) + offset, (C, Y, X)
+    blurred: list[np.ndarray]  # gain·(PSF * HR) + offset, (C, Y, X), one per PSF width
     lo: np.ndarray  # (C,) normalisation levels from the whole simulated LR image
     span: np.ndarray
     train_rows: tuple[int, int]
@@ -72,12 +72,15 @@ def prepare_sources(
         hr = s.image.astype(np.float32)
         blurred = record.blur(hr)
         lr_full = add_noise(g * block_mean(blurred, cfg.scale) + o, record.noise, o, rng)
+        variants = [g * blurred + o] + [
+            g * record.widened(f).blur(hr) + o for f in psf_factors(cfg) if f != 1.0
+        ]
         lo, span = _percentiles(lr_full, cfg.normalization_low, cfg.normalization_high)
         h = s.shape[0]
         strip = max(p, round(cfg.val_fraction * h))
         val = (h - strip, h) if h - strip >= p else None
         train = (0, h - strip) if val else (0, h)
-        prepared.append(Prepared(s.name, g * hr + o, g * blurred + o, lo, span, train, val))
+        prepared.append(Prepared(s.name, g * hr + o, variants, lo, span, train, val))
     if not any(pr.val_rows for pr in prepared):
         if len(prepared) >= 2:
             last = prepared[-1]
@@ -89,6 +92,12 @@ def prepare_sources(
             )
             prepared[0].val_rows = prepared[0].train_rows
     return prepared
+
+
+def psf_factors(cfg: TrainConfig) -> list[float]:
+    """PSF width factors to train on: the calibrated one first, then the range's."""
+    r = cfg.psf_scale_range
+    return [1.0] if r == 0 else [1.0, 1 - r, 1 - r / 2, 1 + r / 2, 1 + r]
 
 
 class PatchSampler:
@@ -132,7 +141,8 @@ class PatchSampler:
         y = int(rng.integers(rows[0], rows[1] - p + 1))
         x = int(rng.integers(0, pr.target.shape[2] - p + 1))
         hr = pr.target[:, y : y + p, x : x + p]
-        bl = pr.blurred[:, y : y + p, x : x + p]
+        k = int(rng.integers(len(pr.blurred))) if augment and len(pr.blurred) > 1 else 0
+        bl = pr.blurred[k][:, y : y + p, x : x + p]
         if augment:
             k = int(rng.integers(4))
             hr, bl = np.rot90(hr, k, axes=(1, 2)), np.rot90(bl, k, axes=(1, 2))
@@ -141,7 +151,11 @@ class PatchSampler:
         lo, span = pr.lo[:, None, None], pr.span[:, None, None]
         blurred_n = (bl - lo) / span
         background = float(np.percentile(blurred_n, 99) - np.percentile(blurred_n, 1)) < 0.05
-        lr = add_noise(block_mean(bl, s), self.record.noise, self.record.intensity.offset, rng)
+        noise = self.record.noise
+        lo_n, hi_n = self.cfg.noise_scale_range
+        if augment and hi_n != lo_n:
+            noise = noise.scaled(float(np.exp(rng.uniform(np.log(lo_n), np.log(hi_n)))))
+        lr = add_noise(block_mean(bl, s), noise, self.record.intensity.offset, rng)
         return (
             ((lr - lo) / span).astype(np.float32),
             ((hr - lo) / span).astype(np.float32),

@@ -146,11 +146,35 @@ def read_plane(path: str | Path) -> np.ndarray:
 
 
 def load_sources(
-    path: str | Path, channel: str | None = None, stack_channels: bool = False
+    path: str | Path | list[str | Path], channel: str | None = None, stack_channels: bool = False
 ) -> tuple[list[Source], ReferenceSet | None]:
-    """A reference set (folder with ``references.json``) or a plain image folder."""
+    """A reference set (folder with ``references.json``) or a plain image folder; or several
+    of them (many specimens for one model: reference sets must share their HR pixel size)."""
+    if isinstance(path, list):
+        return _load_many([Path(p) for p in path], channel, stack_channels)
     path = Path(path)
     if (path / REFERENCES_FILE).is_file() or path.name == REFERENCES_FILE:
         folder = path if path.is_dir() else path.parent
         return load_reference_hr(folder, channel, stack_channels)
     return load_folder(path), None
+
+
+def _load_many(
+    paths: list[Path], channel: str | None, stack_channels: bool
+) -> tuple[list[Source], ReferenceSet | None]:
+    if len(paths) == 1:
+        return load_sources(paths[0], channel, stack_channels)
+    sources: list[Source] = []
+    first: ReferenceSet | None = None
+    for p in paths:
+        srcs, refs = load_sources(p, channel, stack_channels)
+        if refs is not None and first is not None:
+            a, b = first.entries[0].hr.pixel_size_um, refs.entries[0].hr.pixel_size_um
+            if abs(a / b - 1) > 0.01 or refs.scale != first.scale:
+                raise SrscopeError(f"{p}: HR pixel size {b} µm ×{refs.scale} differs from "
+                                   f"{paths[0]}: {a} µm ×{first.scale}")  # fmt: skip
+        first = first or refs
+        for s in srcs:
+            s.name = f"{p.name}/{s.name}"
+        sources.extend(srcs)
+    return sources, first

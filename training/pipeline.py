@@ -31,7 +31,7 @@ def default_workdir(out: Path) -> Path:
 
 
 def train_model(
-    data: str | Path,
+    data: str | Path | list[str | Path],
     degradation: str | Path | DegradationRecord,
     out: str | Path,
     cfg: TrainConfig,
@@ -88,11 +88,16 @@ def train_model(
         metrics={k: round(float(v), 4) for k, v in result.metrics.items()},
         name=name or out.stem,
         description=description
-        or f"srscope {cfg.preset} generator, ×{record.scale}, trained on {Path(data).name}",
+        or f"srscope {cfg.preset} generator, ×{record.scale}, trained on {_data_names(data)}",
     )
     path, diff, meta = export_model(result.generator, meta, out)
     logger.info("exported %s (ORT vs torch: %.1e of range)", path, diff)
     return TrainOutput(path, result, meta, diff)
+
+
+def _data_names(data: str | Path | list[str | Path]) -> str:
+    items = data if isinstance(data, list) else [data]
+    return ", ".join(Path(d).name for d in items)
 
 
 def _channel_names(sources: list, per_channel_refs: bool) -> list[str]:
@@ -104,10 +109,12 @@ def _channel_names(sources: list, per_channel_refs: bool) -> list[str]:
     return list(sources[0].channels)
 
 
-def provenance(data: str | Path, sources: list, cfg: TrainConfig, result: TrainResult) -> dict:
+def provenance(
+    data: str | Path | list[str | Path], sources: list, cfg: TrainConfig, result: TrainResult
+) -> dict:
     """How the model was made, for ``srscope.training``."""
     return {
-        "data": str(data),
+        "data": [str(d) for d in data] if isinstance(data, list) else str(data),
         "images": [s.name for s in sources][:50],
         "n_images": len(sources),
         "config": cfg.model_dump(mode="json"),
