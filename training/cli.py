@@ -164,6 +164,9 @@ def train(
         None, help="VGG19 layer of the feature loss, e.g. relu5_4"
     ),
     no_adversarial: bool = typer.Option(False, "--no-adversarial", help="MSE (+VGG) only"),
+    init: str | None = typer.Option(
+        None, help="warm-start (fine-tune) from a bundled model name or an srscope model.onnx"
+    ),
     psf_range: float | None = typer.Option(
         None, help="also train on PSF widths within ±this fraction (generalist models, e.g. 0.3)"
     ),
@@ -196,6 +199,22 @@ def train(
         if config
         else TrainConfig.preset_defaults(preset)
     )
+    if init is not None:  # the warm start's own generator; the run's other settings stay
+        from sr_engine.bundled import resolve_model
+        from training.warmstart import init_model
+
+        init_path = resolve_model(init)
+        meta = init_model(init_path)[1]
+        made = meta.training.get("config", {})
+        if "generator" not in made:
+            raise SrscopeError(f"--init {init}: the model does not say how it was trained")
+        base = base.model_copy(
+            update={
+                "preset": made.get("preset", base.preset),
+                "generator": GeneratorConfig.model_validate(made["generator"]),
+                "init": init_path,
+            }
+        )
     data_cfg = base.model_dump()
     ep_it = epoch_iterations or base.epoch_iterations
     if epochs is not None and iterations is None:

@@ -61,6 +61,7 @@ class TrainConfig(BaseModel):
     discriminator_base: int = Field(64, ge=1)
     loss: LossConfig = LossConfig()
     vgg_weights: Path | None = None
+    init: Path | None = Field(None, description="warm-start from this srscope model.onnx")
     seed: int = 0
     device: str = "auto"
     threads: int | None = Field(None, ge=1)

@@ -123,6 +123,10 @@ class Trainer:
         self.g = build_generator(cfg.generator.kind, c, cfg.scale, **cfg.generator.kwargs()).to(
             self.device
         )
+        if cfg.init is not None:
+            from training.warmstart import init_model, load_into
+
+            load_into(self.g, init_model(cfg.init)[0], str(cfg.init))
         self.d = (
             Discriminator(c, cfg.discriminator_base).to(self.device) if cfg.adversarial else None
         )

@@ -96,3 +96,57 @@ def test_v1_record_still_trains_and_its_model_predicts(reference_set: Path, tmp_
     assert sr.meta.degradation.format == "srscope-degradation/1"
     out = sr.predict(np.random.default_rng(0).uniform(100, 500, (24, 20)).astype(np.float32))
     assert out.shape == (96, 80) and np.isfinite(out).all()
+
+
+def test_init_warm_starts_from_an_exported_model(
+    reference_set: Path, tmp_path: Path, record
+) -> None:
+    import torch
+
+    from training.images import load_sources
+    from training.trainer import Trainer
+    from training.warmstart import init_model
+
+    from .conftest import tiny_config
+
+    deg = record.save(tmp_path / "d.json")
+    base = tmp_path / "base.onnx"
+    common = ["--patch", "12", "--batch", "2", "--threads", "1", "--channel", "FITC"]
+    assert main(["train", str(reference_set), "-d", str(deg), "--preset", "balanced",
+                 "--features", "4", "--blocks", "1", "--iterations", "2", "--out", str(base),
+                 *common]) == 0  # fmt: skip
+    weights, _ = init_model(base)
+    sources, _ = load_sources(reference_set, "FITC")
+    cfg = tiny_config("balanced", init=base).model_copy(
+        update={"generator": tiny_config("balanced").generator.model_copy(
+            update={"features": 4, "blocks": 1})}
+    )  # fmt: skip
+    t = Trainer(sources, record, cfg, tmp_path / "w", progress=False)
+    for k, v in t.g.state_dict().items():
+        torch.testing.assert_close(v, weights[k])  # starts exactly where the model ended
+
+    tuned = tmp_path / "tuned.onnx"  # the command line takes the model's own generator
+    assert main(["train", str(reference_set), "-d", str(deg), "--init", str(base),
+                 "--iterations", "2", "--out", str(tuned), *common]) == 0  # fmt: skip
+    assert set(init_model(tuned)[0]) == set(weights)
+
+
+def test_init_from_a_model_of_another_shape_is_one_line(
+    reference_set: Path, tmp_path: Path, record, capsys: pytest.CaptureFixture
+) -> None:
+    deg = record.save(tmp_path / "d.json")
+    base = tmp_path / "live.onnx"
+    common = ["--patch", "12", "--batch", "2", "--threads", "1", "--channel", "FITC"]
+    assert main(["train", str(reference_set), "-d", str(deg), "--iterations", "1",
+                 "--out", str(base), *common]) == 0  # fmt: skip
+    cfg = tmp_path / "c.json"
+    from training.config import TrainConfig
+
+    cfg.write_text(TrainConfig.preset_defaults("balanced").model_dump_json())
+    capsys.readouterr()
+    rc = main(["train", str(reference_set), "-d", str(deg), "--config", str(cfg),
+               "--features", "8", "--init", str(base), "--out", str(tmp_path / "x.onnx"),
+               *common])  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 2 and "cannot warm-start" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x.onnx").exists()
