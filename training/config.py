@@ -64,6 +64,9 @@ class TrainConfig(BaseModel):
     init: Path | None = Field(None, description="warm-start from this srscope model.onnx")
     seed: int = 0
     device: str = "auto"
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="bf16 autocast where the hardware has bf16 units (auto), else fp32"
+    )
     threads: int | None = Field(None, ge=1)
     val_patches: int = Field(32, ge=1)
     val_fraction: float = Field(0.15, gt=0, lt=0.9)

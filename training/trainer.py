@@ -23,6 +23,7 @@ from srscope import __version__, logger
 from srscope.degradation import DegradationRecord
 from srscope.errors import SrscopeError
 from training import checkpoint as ckpt
+from training import precision
 from training.config import TrainConfig
 from training.dataset import PatchSampler, prepare_sources
 from training.images import Source
@@ -117,6 +118,8 @@ class Trainer:
         self.workdir = Path(workdir)
         torch.set_num_threads(cfg.threads or max(1, min(2, os.cpu_count() or 1)))
         self.device = _device(cfg.device)
+        self.precision = precision.resolve(cfg.precision, self.device)
+        logger.info("training precision: %s (%s requested)", self.precision, cfg.precision)
         self.sampler = PatchSampler(prepare_sources(sources, record, cfg), record, cfg)
         c = self.sampler.channels
         torch.manual_seed(cfg.seed)
@@ -250,17 +253,19 @@ class Trainer:
         if adversarial:
             assert self.d is not None and self.opt_d is not None
             self.d.train()
-            with torch.no_grad():
+            with torch.no_grad(), precision.autocast(self.precision, self.device):
                 fake = self.g(lr)
-            loss_d = self.losses.discriminator(self.d(hr), self.d(fake))
+            with precision.autocast(self.precision, self.device):
+                loss_d = self.losses.discriminator(self.d(hr), self.d(fake.float()))
             self._check_finite(float(loss_d.detach()), "discriminator loss")
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             self.opt_d.step()
             out["loss_d"] = float(loss_d.detach())
-        sr = self.g(lr)
-        d_fake = self.d(sr) if adversarial else None  # type: ignore[misc]
-        loss = self.losses.generator(sr, hr, d_fake)
+        with precision.autocast(self.precision, self.device):
+            sr = self.g(lr)
+            d_fake = self.d(sr) if adversarial else None  # type: ignore[misc]
+        loss = self.losses.generator(sr.float(), hr, None if d_fake is None else d_fake.float())
         self._check_finite(float(loss.total.detach()), "generator loss")
         self.opt_g.zero_grad(set_to_none=True)
         loss.total.backward()
