@@ -107,3 +107,31 @@ def test_bench_quick_json(tmp_path, model_file, capsys):
         assert key in entry
     text = capsys.readouterr().out
     assert "MatMul peak" in text and "GFLOP/s" in text
+
+
+def test_models_lists_every_bundled_model_with_its_card():
+    import subprocess
+    import sys
+
+    from sr_engine.bundled import bundled_models
+
+    run = subprocess.run(
+        [sys.executable, "-m", "srscope.cli", "models", "--json", "--no-speed"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    rows = json.loads(run.stdout)
+    assert [r["name"] for r in rows] == list(bundled_models())
+    for r in rows:
+        assert r["tier"] in ("live", "balanced", "paper")
+        assert r["modality"] in ("fluorescence", "brightfield")
+        assert r["kflop_per_lr_px"] > 0 and r["size_kb"] < 10 * 1024
+        assert r["trained_on"]
+
+
+def test_modality_of_channel_names():
+    from sr_engine.catalog import modality
+
+    assert modality(["DAPI|TRITC"]) == "fluorescence"
+    assert modality(["BF-G"]) == "brightfield"
+    assert modality(["R", "G", "B"]) == "brightfield"
