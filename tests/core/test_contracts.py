@@ -96,3 +96,16 @@ def test_cli_returns_exit_codes(capsys):
     assert main(["version"]) == 0
     assert "srscope" in capsys.readouterr().out
     assert main(["no-such-command"]) == 2
+
+
+def test_atomic_writes_follow_the_umask(tmp_path):
+    import os
+
+    from srscope.atomic import write_text_atomic
+
+    old = os.umask(0o022)
+    try:
+        path = write_text_atomic(tmp_path / "x.json", "{}")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644
