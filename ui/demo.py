@@ -34,7 +34,7 @@ from ui.save import save_snapshot
 LR_OBJECTIVE_MAG = 5
 HR_OBJECTIVE_MAG = 20
 DEFAULT_MODEL = "live_fluo"
-QUALITY_MODEL = "paper_fluo"
+QUALITY_MODEL = "balanced_fluo"
 
 Progress = Callable[[str], None]
 
@@ -202,6 +202,8 @@ def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoRe
 
             qspec = QUALITY_MODEL if QUALITY_MODEL in bundled_models() else settings.model
         quality = model if qspec == settings.model else _open_model(qspec, settings.threads)
+        if settings.quality_model is None and quality.meta.channels != model.meta.channels:
+            quality = model  # the bundled quality model is for another channel: score this one
 
     with clock.step("open rig"):
         core = open_core(settings.config)

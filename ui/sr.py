@@ -40,19 +40,25 @@ def check_channel(meta: ModelMetadata, rig_channel: str, model_name: str = "mode
 
 
 def model_for_channel(models: dict[str, Path], channel: str) -> str | None:
-    """The first offered model trained for ``channel`` (by name), or None.
+    """The fastest offered model trained for ``channel`` (by name), or None.
 
-    Sigma differs per wavelength, so bundled models are one per channel: a
-    channel change should follow with the matching model, not just turn SR off.
+    The PSF differs per wavelength, so bundled models are made per channel (or
+    for several, ``"DAPI|TRITC"``): a channel change should follow with the
+    matching model, not just turn SR off. Live-tier models come first: this is
+    for the live view.
     """
+    tiers = {"live": 0, "balanced": 1, "paper": 2}
+    found: list[tuple[int, str]] = []
     for name, path in models.items():
         try:
             meta = read_metadata(path)
         except SrscopeError:
             continue
-        if _norm(channel) in {_norm(c) for c in meta.channels}:
-            return name
-    return None
+        names = {_norm(part) for c in meta.channels for part in c.split("|")}
+        if _norm(channel) in names:
+            tier = meta.training.get("config", {}).get("preset", "")
+            found.append((tiers.get(tier, 3), name))
+    return min(found)[1] if found else None
 
 
 def model_choices(extra: list[Path] | None = None) -> dict[str, Path]:
