@@ -36,6 +36,11 @@ def main() -> None:
     ap.add_argument(
         "--evaluation", type=Path, help="srscope evaluate's evaluation.json: add its table"
     )
+    ap.add_argument(
+        "--references",
+        default="sim rig, tissue specimen, field (0, 200) µm, not used in training",
+        help="what the held-out evaluation scored",
+    )
     a = ap.parse_args()
     proto = onnx.load(str(a.model))
     meta = ModelMetadata.from_props(props_of(proto), str(a.model))
@@ -50,7 +55,7 @@ def main() -> None:
     if a.evaluation:
         ev = json.loads(a.evaluation.read_text())
         metrics["held_out_real_5x_vs_20x"] = {
-            "references": "sim rig, tissue specimen, field (0, 200) µm, not used in training",
+            "references": a.references,
             "table": ev["table"],
         }
     update = {"name": a.name, "description": a.description, "metrics": metrics}
