@@ -117,6 +117,25 @@ def degrade(
     typer.echo(f"{out}: {lr.shape[-1]}x{lr.shape[-2]} LR{size}")
 
 
+def _read_config(path: Path) -> object:
+    """A TrainConfig JSON file; bad JSON or a wrong schema is one line naming the problem."""
+    from pydantic import ValidationError
+
+    from srscope.errors import SrscopeError
+    from training.config import TrainConfig
+
+    if not path.is_file():
+        raise SrscopeError(f"--config {path}: no such file")
+    try:
+        return TrainConfig.model_validate_json(path.read_bytes())
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "file"
+        raise SrscopeError(
+            f"--config {path} is not a TrainConfig JSON: {where}: {err['msg']}"
+        ) from None
+
+
 def check_output(path: Path, overwrite: bool) -> None:
     """Refuse to replace an existing output (unless asked) or to write where one cannot."""
     from srscope.errors import SrscopeError
@@ -194,11 +213,7 @@ def train(
     if preset not in PRESETS:
         raise SrscopeError(f"unknown preset {preset!r}; one of {', '.join(PRESETS)}")
 
-    base = (
-        TrainConfig.model_validate_json(config.read_text())
-        if config
-        else TrainConfig.preset_defaults(preset)
-    )
+    base = _read_config(config) if config else TrainConfig.preset_defaults(preset)
     if init is not None:  # the warm start's own generator; the run's other settings stay
         from sr_engine.bundled import resolve_model
         from training.warmstart import init_model

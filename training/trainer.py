@@ -67,7 +67,13 @@ class TrainResult:
 def _device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise SrscopeError(f"unknown device {name!r}: use auto, cpu or cuda") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SrscopeError(f"device {name!r} asked for, but this PyTorch has no CUDA device")
+    return device
 
 
 def _bicubic(lr: np.ndarray, scale: int) -> np.ndarray:

@@ -130,3 +130,35 @@ def test_v1_records_keep_their_meaning(tmp_path: Path) -> None:
     np.testing.assert_allclose(rec.apply(hr, noise=False), 0.5 * expected + 100, rtol=1e-5)
     path = rec.save(tmp_path / "v1.json")
     assert DegradationRecord.load(path) == rec
+
+
+@pytest.mark.parametrize(
+    ("content", "named"),
+    [("{not json", "is not a TrainConfig JSON"),
+     ("# Micro-Manager config\nDevice,Camera,DemoCamera,DCam\n", "is not a TrainConfig JSON"),
+     ('{"preset": "live", "batch": -3}', "batch")],
+)  # fmt: skip
+def test_train_config_files_that_are_not_train_configs(tmp_path: Path, content, named) -> None:
+    cfg = tmp_path / "bad.json"
+    cfg.write_text(content)
+    rec = tmp_path / "d.json"
+    rec.write_text(json.dumps(V2))
+    out = tmp_path / "m.onnx"
+    run = srscope("train", str(tmp_path), "-d", str(rec), "--config", str(cfg), "-o", str(out))
+    assert run.returncode == 2, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and named in lines[0]
+    assert not out.exists()
+
+
+def test_train_on_a_missing_cuda_device_is_one_line(tmp_path: Path) -> None:
+    from training.synthetic import specimen as scene
+
+    (tmp_path / "imgs").mkdir()
+    tifffile.imwrite(tmp_path / "imgs" / "a.tif", scene((96, 96)).astype(np.uint16))
+    rec = tmp_path / "d.json"
+    rec.write_text(json.dumps(V2))
+    args = ["--device", "cuda", "--hr-pixel-size-um", "0.325", "--patch", "12"]
+    run = srscope("train", str(tmp_path / "imgs"), "-d", str(rec), *args, "-o", str(tmp_path / "m"))
+    assert run.returncode == 2
+    assert "CUDA" in run.stderr and len(run.stderr.strip().splitlines()) == 1
