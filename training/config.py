@@ -102,30 +102,24 @@ class TrainConfig(BaseModel):
 
     @classmethod
     def preset_defaults(cls, preset: str, **overrides: object) -> TrainConfig:
-        """A config for a preset: ``paper`` (SRResNet/SRGAN) or ``live`` (ESPCN-like, MSE)."""
-        if preset == "paper":
-            base: dict = {"preset": "paper", "generator": GeneratorConfig(kind="paper")}
-        elif preset == "live":
-            base = {
-                "preset": "live",
-                "generator": GeneratorConfig(kind="live", features=16, layers=3, linear_skip=True),
-                "adversarial": False,
-                "warmup_iterations": 0,
-                "lr": 1e-3,
-                "lr_schedule": "cosine",
-                "loss": LossConfig(vgg=0.0, adversarial=0.0),
-            }
-        elif preset == "balanced":
-            base = {
-                "preset": "balanced",
-                "generator": GeneratorConfig(kind="balanced", features=32, blocks=6),
-                "adversarial": False,
-                "warmup_iterations": 0,
-                "lr": 1e-3,
-                "lr_schedule": "cosine",
-                "loss": LossConfig(vgg=0.0, adversarial=0.0),
-            }
-        else:
+        """A config for a preset: ``paper`` (SRResNet/SRGAN), or the MSE-only ``balanced``
+        (residual net at LR resolution) and ``live`` (ESPCN-like)."""
+        mse_only = {
+            "adversarial": False,
+            "warmup_iterations": 0,
+            "lr": 1e-3,
+            "lr_schedule": "cosine",
+            "loss": LossConfig(vgg=0.0, adversarial=0.0),
+        }
+        generators = {
+            "paper": GeneratorConfig(kind="paper"),
+            "balanced": GeneratorConfig(kind="balanced", features=32, blocks=6),
+            "live": GeneratorConfig(kind="live", features=16, layers=3, linear_skip=True),
+        }
+        if preset not in generators:
             raise ValueError(f"unknown preset {preset!r}; one of {PRESETS}")
+        base: dict = {"preset": preset, "generator": generators[preset]}
+        if preset != "paper":
+            base.update(mse_only)
         base.update({k: v for k, v in overrides.items() if v is not None})
         return cls.model_validate(base)
