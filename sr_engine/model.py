@@ -1,8 +1,9 @@
-"""``SRModel``: a validated model file with an ONNX Runtime session.
+"""``SRModel``: a validated model file with a backend ready to run it.
 
 Refuses, with one clear line, files that are not srscope models (missing or bad
 metadata, corrupt file) and models that do not do what their metadata says
-(checked by running a small odd-sized probe through them).
+(checked by running a small odd-sized probe through them). The backend (ONNX
+Runtime or OpenVINO, fp32 or bf16) is chosen at load (:mod:`sr_engine.backend_select`).
 """
 
 from __future__ import annotations
@@ -10,15 +11,16 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
+from sr_engine.backend import Backend
+from sr_engine.backend_ort import Optimization, OrtBackend
 from sr_engine.metadata import ModelMetadata, ModelMetadataError, props_of
 from srscope import logger
 from srscope.errors import SrscopeError
 
-Optimization = Literal["disable", "basic", "extended", "all"]
 PROBE_SHAPE = (13, 17)  # odd and non-square: catches fixed-size exports and swapped axes
 DEFAULT_MEMORY_BUDGET_MB = 1024
 
@@ -36,7 +38,14 @@ class SRModel:
     activations and uses the blocked NCHWc layout on x86); ``rewrite``: exact
     rewrites that let ORT fuse more (:mod:`sr_engine.optimize`); ``split``: run a
     pixel-shuffle tail in sub-windows (:mod:`sr_engine.split`; None: when it saves
-    memory, True: whenever possible, False: never).
+    memory, True: whenever possible, False: never; ONNX Runtime only).
+
+    ``backend`` (``auto``, ``onnxruntime``, ``openvino``) and ``precision``
+    (``auto``, ``fp32``, ``bf16``): what runs the graph. The default is today's
+    ONNX Runtime fp32; ``auto`` measures the candidates on a reference input and
+    keeps the fastest that matches ONNX Runtime fp32 (``backend_choice`` records
+    how). An explicit choice this machine cannot run raises
+    :class:`~sr_engine.backend.BackendUnavailable`.
     """
 
     def __init__(
@@ -50,7 +59,12 @@ class SRModel:
         receptive_field: int | None = None,
         rewrite: bool = True,
         split: bool | None = None,
+        backend: str = "onnxruntime",
+        precision: str = "auto",
     ) -> None:
+        from sr_engine.backend import check_request
+
+        check_request(backend, precision)  # before any slow work
         self.source, proto = _load_proto(model)
         self.meta = ModelMetadata.from_props(props_of(proto), source=self.source)
         self._proto_bytes = proto.SerializeToString() if not isinstance(model, bytes) else model
@@ -69,19 +83,40 @@ class SRModel:
             if self.rewrites:
                 run_bytes = optimized.SerializeToString()
                 logger.debug("%s: %s", self.source, "; ".join(self.rewrites))
-        self.session = _make_session(run_bytes, providers, threads, optimization)
-        self.input_name = self.session.get_inputs()[0].name
-        self.output_name = self.session.get_outputs()[0].name
         self._run_bytes = run_bytes
-        self._split = None
-        if split is not False:
-            try:
-                self._split = _make_split(
-                    run_bytes, self, providers, threads, optimization, force=bool(split)
-                )
-            except Exception as exc:  # an unexpected graph shape: run it whole
-                logger.debug("%s: not split (%s)", self.source, exc)
-                self._split = None
+        reference = OrtBackend(
+            run_bytes,
+            providers=providers,
+            threads=threads,
+            optimization=optimization,
+            split=split,
+            n_channels=self.n_channels,
+            scale=self.scale,
+            memory_budget_mb=self.memory_budget_mb,
+            source=self.source,
+        )
+        self.backend: Backend = reference
+        if backend != "onnxruntime" or precision not in ("auto", "fp32"):
+            from sr_engine.backend_select import select_backend
+            from sr_engine.flops import flops_per_lr_pixel
+
+            self.backend, self.backend_choice = select_backend(
+                reference,
+                run_bytes,
+                n_channels=self.n_channels,
+                scale=self.scale,
+                flop_per_px=flops_per_lr_pixel(proto, self.n_channels),
+                backend=backend,
+                precision=precision,
+                threads=threads,
+                source=self.source,
+            )
+        else:
+            from sr_engine.backend_select import BackendChoice
+
+            self.backend_choice = BackendChoice(
+                "onnxruntime", "fp32", "requested", reference.describe()
+            )
         self._rf = receptive_field if receptive_field is not None else self.meta.receptive_field
         self._bytes_per_px: float | None = None
         self._probe()
@@ -96,8 +131,21 @@ class SRModel:
         return self.meta.n_channels
 
     @property
+    def session(self) -> Any:
+        """The ONNX Runtime session when that backend runs the model (else None)."""
+        return getattr(self.backend, "session", None)
+
+    @property
+    def _split(self) -> Any:
+        """ONNX Runtime's split runner (:mod:`sr_engine.split`), or None."""
+        return getattr(self.backend, "split", None)
+
+    @property
     def providers(self) -> list[str]:
-        return list(self.session.get_providers())
+        """ONNX Runtime providers, or ``["openvino:CPU"]`` for the OpenVINO backend."""
+        if isinstance(self.backend, OrtBackend):
+            return self.backend.providers
+        return [f"{self.backend.name}:CPU"]
 
     @property
     def receptive_field(self) -> int:
@@ -150,10 +198,7 @@ class SRModel:
         ``keep`` ``(y0, y1, x0, x1)``: the LR part of the windows the caller
         keeps; output outside it may be left uncomputed (zero).
         """
-        batch = np.ascontiguousarray(batch, dtype=np.float32)
-        if self._split is not None:
-            return self._split.run(batch, keep)
-        return self.session.run([self.output_name], {self.input_name: batch})[0]
+        return self.backend.run(np.ascontiguousarray(batch, dtype=np.float32), keep)
 
     def predict(self, image: np.ndarray, **kw: Any) -> np.ndarray:
         """Super-resolve an in-memory image; see :func:`sr_engine.predict.predict`."""
@@ -210,52 +255,8 @@ class SRModel:
     def __repr__(self) -> str:
         return (
             f"SRModel({self.source!r}, scale={self.scale}, channels={self.meta.channels}, "
-            f"providers={self.providers})"
+            f"backend={self.backend.name} {self.backend.precision})"
         )
-
-
-def _make_split(
-    run_bytes: bytes,
-    model: SRModel,
-    providers: list[str] | None,
-    threads: int | None,
-    optimization: Optimization,
-    force: bool = False,
-) -> Any:
-    """A split runner when the graph's HR tail dominates its memory (or ``force``), else None."""
-    import onnx
-
-    from sr_engine.memory import estimate_bytes_per_lr_pixel
-    from sr_engine.split import SPLIT_MIN_BYTES, SplitRunner, split_graph
-
-    whole = estimate_bytes_per_lr_pixel(run_bytes, model.n_channels)
-    if whole < SPLIT_MIN_BYTES and not force:
-        return None
-    graphs = split_graph(onnx.load_model_from_string(run_bytes))
-    if graphs is None:
-        return None
-    trunk_bytes = graphs.trunk.SerializeToString()
-    tail_bytes = graphs.tail.SerializeToString()
-    runner = SplitRunner(
-        _make_session(trunk_bytes, providers, threads, optimization),
-        _make_session(tail_bytes, providers, threads, optimization),
-        graphs,
-        model.scale,
-    )
-    runner.trunk_bytes = trunk_bytes
-    runner.configure(
-        estimate_bytes_per_lr_pixel(tail_bytes, model.n_channels),
-        model.memory_budget_mb * 2**20,
-        model.n_channels,
-    )
-    logger.debug(
-        "%s: tail split at %s (tail windows %d + %d px)",
-        model.source,
-        graphs.features,
-        runner.tail_core,
-        runner.tail_overlap,
-    )
-    return runner
 
 
 def _load_proto(model: Any) -> tuple[str, Any]:
@@ -282,41 +283,6 @@ def _load_proto(model: Any) -> tuple[str, Any]:
             "srscope models must be one self-contained file"
         )
     return str(path), proto
-
-
-def _make_session(
-    data: bytes, providers: list[str] | None, threads: int | None, optimization: Optimization
-) -> Any:
-    import onnxruntime as ort
-
-    levels = {
-        "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
-        "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
-        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
-        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
-    }
-    if optimization not in levels:
-        raise SrscopeError(f"unknown optimization level {optimization!r} ({', '.join(levels)})")
-    so = ort.SessionOptions()
-    so.graph_optimization_level = levels[optimization]
-    so.log_severity_level = 3
-    if threads is not None:
-        if threads < 1:
-            raise SrscopeError(f"threads must be >= 1, got {threads}")
-        so.intra_op_num_threads = int(threads)
-    available = ort.get_available_providers()
-    providers = list(providers) if providers else ["CPUExecutionProvider"]
-    missing = [p for p in providers if p not in available]
-    if missing:
-        raise SrscopeError(
-            f"execution provider(s) {', '.join(missing)} not available "
-            f"(available: {', '.join(available)})"
-        )
-    try:
-        return ort.InferenceSession(data, sess_options=so, providers=providers)
-    except Exception as exc:
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
-        raise ModelError(f"ONNX Runtime cannot load the model: {first}") from None
 
 
 __all__ = ["ModelError", "ModelMetadataError", "SRModel"]

@@ -134,7 +134,9 @@ def _run(
     }
     meta_dir = work / ".srscope"
     run_file, log_file = meta_dir / "run.json", meta_dir / "tiles.done"
-    norm, done = _resume_state(work, run_file, log_file, fingerprint, resume)
+    norm, done, record = _resume_state(work, run_file, log_file, fingerprint, resume)
+    # which backends computed tiles: a resumed run may have picked another one
+    this_backend = {"backend": model.backend.name, "precision": model.backend.precision}
     try:
         if norm is None:
             norm = _fit(model, source)
@@ -144,9 +146,13 @@ def _run(
             meta_dir.mkdir()
             log_file.touch()
             record = {"fingerprint": fingerprint, "lo": list(norm.lo), "hi": list(norm.hi)}
+            record["backends"] = [this_backend]
             write_text_atomic(run_file, json.dumps(record, indent=1))
         else:
             group = zarr.open_group(str(work), mode="r+", zarr_format=2)
+            if this_backend not in record.setdefault("backends", []):
+                record["backends"].append(this_backend)
+                write_text_atomic(run_file, json.dumps(record, indent=1))
     except PermissionError as exc:
         raise SrscopeError(f"cannot write output next to {out}: {exc.strerror}") from None
     except OSError as exc:
@@ -185,12 +191,16 @@ def _run(
     windows = list(zip(norm.lo, norm.hi, strict=True))
     attrs = ngff_attrs(out_axes, len(shapes), hr_px, channels, name, windows, out_dtype)
     group.attrs.update(attrs)
-    group.attrs["srscope"] = {
+    provenance: dict[str, Any] = {
         "scale": s,
         "lr_pixel_size_um": hr_px * s,
         "model": name,
         "normalization": {"lo": list(norm.lo), "hi": list(norm.hi)},
+        "backend": model.backend_choice.to_dict(),  # what ran, and the check that chose it
     }
+    if len(record.get("backends", [])) > 1:
+        provenance["backends_used"] = record["backends"]
+    group.attrs["srscope"] = provenance
     if out.exists() and overwrite:
         _remove(out)
     if fmt == "zarr":
@@ -198,7 +208,8 @@ def _run(
         os.replace(work, out)
     else:
         tmp = Path(str(out) + ".partial.tif")
-        write_ome_tiff(group, len(shapes), tmp, out_axes, hr_px, channels)
+        annotations = {"srscope": json.dumps(provenance)}
+        write_ome_tiff(group, len(shapes), tmp, out_axes, hr_px, channels, annotations)
         os.replace(tmp, out)
         shutil.rmtree(work)
     return StreamResult(out, out_shape, out_axes, hr_px, computed, resumed)
@@ -206,9 +217,10 @@ def _run(
 
 def _resume_state(
     work: Path, run_file: Path, log_file: Path, fingerprint: dict, resume: bool
-) -> tuple[Normalizer | None, set[tuple[int, int, int]]]:
+) -> tuple[Normalizer | None, set[tuple[int, int, int]], dict[str, Any]]:
+    """The resumed run's normalisation, finished tiles and run record (None, {}, {}: new)."""
     if not work.exists():
-        return None, set()
+        return None, set(), {}
     if resume and run_file.is_file() and (work / "0").exists():
         try:
             record = json.loads(run_file.read_text())
@@ -220,10 +232,10 @@ def _resume_state(
                 parts = line.split()
                 if len(parts) == 3:  # a torn last line is simply redone
                     done.add((int(parts[0]), int(parts[1]), int(parts[2])))
-            return Normalizer(tuple(record["lo"]), tuple(record["hi"])), done
+            return Normalizer(tuple(record["lo"]), tuple(record["hi"])), done, record
         logger.warning("%s is from a different run; starting again", work)
     _remove(work)
-    return None, set()
+    return None, set(), {}
 
 
 def _remove(path: Path) -> None:

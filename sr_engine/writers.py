@@ -131,8 +131,12 @@ def write_ome_tiff(
     axes: str,
     pixel_size_um: float,
     channels: list[str],
+    annotations: dict[str, str] | None = None,
 ) -> None:
-    """Convert the zarr pyramid of ``group`` into one pyramidal OME-TIFF (tiles streamed)."""
+    """Convert the zarr pyramid of ``group`` into one pyramidal OME-TIFF (tiles streamed).
+
+    ``annotations``: key-value provenance, stored as an OME ``MapAnnotation``.
+    """
     import tifffile
 
     level0 = group["0"]
@@ -150,6 +154,8 @@ def write_ome_tiff(
         "PhysicalSizeYUnit": "µm",
         "Channel": {"Name": channels},
     }
+    if annotations:
+        meta["MapAnnotation"] = dict(annotations)
     with tifffile.TiffWriter(path, bigtiff=True, ome=True) as tw:
         for k in range(n_levels):
             arr = group[str(k)]
