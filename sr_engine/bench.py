@@ -5,9 +5,12 @@ MatMul peak (2048³) on this machine, then per model: LR megapixels/s through
 the tiled engine, effective GFLOP/s (Conv MACs × 2 from the graph) and its ratio
 to the peak, the raw session's GFLOP/s on one tile, batching, tiling overhead
 (tiled vs one window, same output), PyTorch eager tiled inference of the same
-weights (Real-ESRGAN tile mode), live fps/latency at 512² and 1024², and the
-time and peak RSS of streaming a 0.38-gigapixel output (measured in a child
-process; extrapolated from a smaller run unless ``gigapixel`` is set).
+weights (Real-ESRGAN tile mode), live fps/latency at 512² and 1024², per
+backend/precision (ONNX Runtime, OpenVINO fp32/bf16: what this machine can run)
+the time per 512² frame (and 1024² for live-tier models) with its accuracy change
+against ONNX Runtime fp32, and the time and peak RSS of streaming a
+0.38-gigapixel output (measured in a child process; extrapolated from a smaller
+run unless ``gigapixel`` is set). A progress line starts every section.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ class BenchConfig(BaseModel):
     gigapixel: bool = False
     torch: bool = True
     quick: bool = False
+    backend: str = "auto"  # what runs the main sections; "auto": chosen at load
+    precision: str = "auto"  # the backends section covers every pair these allow
 
 
 def _best(fn: Callable[[], Any], repeats: int) -> float:
@@ -152,15 +157,21 @@ def _torch_tiled(
 
 
 def bench_model(
-    name: str, spec: Any, cfg: BenchConfig, peak: float, echo: Callable[[str], Any]
+    name: str,
+    spec: Any,
+    cfg: BenchConfig,
+    peak: float,
+    echo: Callable[[str], Any],
+    progress: Callable[[str], Any] = lambda s: None,
 ) -> dict[str, Any]:
     import onnx
 
     from sr_engine.flops import flops_per_lr_pixel
     from sr_engine.model import SRModel
 
+    progress(f"{name}: loading (backend {cfg.backend}, precision {cfg.precision})")
     proto = spec if isinstance(spec, onnx.ModelProto) else onnx.load(str(spec))
-    model = SRModel(proto, threads=cfg.threads)
+    model = SRModel(proto, threads=cfg.threads, backend=cfg.backend, precision=cfg.precision)
     fpp = flops_per_lr_pixel(proto, model.n_channels)
     side = cfg.size
     img = test_image(side, model.n_channels)
@@ -174,7 +185,9 @@ def bench_model(
         "tile": tile,
         "rewrites": model.rewrites,
         "image": [side, side],
+        "backend": model.backend_choice.to_dict(),
     }
+    progress(f"{name}: throughput on {side}² ({model.backend.name} {model.backend.precision})")
     model.predict(img[..., :64, :64] if img.ndim == 2 else img[:, :64, :64], tile=tile)
     # raw session on one full tile (no tiling, no normalisation): ORT's own efficiency
     x = np.random.default_rng(1).random((1, model.n_channels, tile, tile), dtype=np.float32)
@@ -192,6 +205,7 @@ def bench_model(
     res["lr_mpix_per_s"] = round(side * side / t / 1e6, 3)
     res["gflops"] = round(fpp * side * side / t / 1e9, 1)
     res["ratio_of_peak"] = round(res["gflops"] / peak, 3)
+    progress(f"{name}: tiling overhead")
     # tiling overhead at equal output: 2x2 tiles vs one window over the whole image
     # (the default tile often covers a 512² image in one window, so force a cut)
     t_one = _best(lambda: model.predict(img, tile=side + 2 * rf), cfg.repeats)
@@ -208,6 +222,7 @@ def bench_model(
         res["tail_window"] = [sp.tail_core, sp.tail_overlap]
         res["tail_overhead_geometric"] = round(tail, 3)
     if cfg.torch and not cfg.quick:
+        progress(f"{name}: PyTorch eager tiled")
         tt = _torch_tiled(proto, model, img, tile, cfg.threads, max(1, cfg.repeats - 1))
         if isinstance(tt, float):
             res["torch_eager_tiled_s"] = round(tt, 3)
@@ -218,18 +233,86 @@ def bench_model(
     # live streams only make sense for live-sized models (the paper model needs seconds)
     if cfg.quick or fpp < LIVE_MAX_FLOP_PER_PX:
         sides = (64,) if cfg.quick else (512, 1024)
+        progress(f"{name}: live fps at {', '.join(f'{v}²' for v in sides)}")
         res["live_fps"] = {str(s): live_fps(model, s, 0.5 if cfg.quick else 5.0) for s in sides}
     else:
         res["live_fps"] = {}
         res["frame_512_s"] = round(t * (512 / side) ** 2, 2)
+    live_tier = fpp < LIVE_MAX_FLOP_PER_PX
+    sides = (64,) if cfg.quick else ((512, 1024) if live_tier else (512,))
+    res["backends"] = bench_backends(name, proto, cfg, sides, progress)
     echo(_format(res, peak))
     return res
+
+
+def bench_backends(
+    name: str,
+    proto: Any,
+    cfg: BenchConfig,
+    sides: tuple[int, ...],
+    progress: Callable[[str], Any] = lambda s: None,
+) -> list[dict[str, Any]]:
+    """Per backend/precision this machine can run: time per frame, fps, accuracy change.
+
+    Frames go through the whole engine (normalisation, tiles at the backend's
+    default size). The accuracy figures are the load-time check's (reference
+    input vs ONNX Runtime fp32) plus the largest difference on the benchmark
+    frame itself, in normalised units.
+    """
+    from sr_engine.axes import resolve_layout
+    from sr_engine.backend import candidates
+    from sr_engine.model import SRModel
+    from sr_engine.normalize import fit_normalizer
+
+    rows: list[dict[str, Any]] = []
+    reference: dict[int, np.ndarray] = {}
+    pairs = candidates(cfg.backend, cfg.precision)
+    if ("onnxruntime", "fp32") not in pairs:
+        pairs = [("onnxruntime", "fp32"), *pairs]  # the accuracy reference
+    for backend, precision in pairs:
+        progress(f"{name}: backend {backend} {precision} on {', '.join(f'{v}²' for v in sides)}")
+        model = SRModel(proto, threads=cfg.threads, backend=backend, precision=precision)
+        check = next(
+            (c for c in model.backend_choice.checks if (c.backend, c.precision) == (backend,
+             precision)), None,
+        )  # fmt: skip
+        row: dict[str, Any] = {
+            "backend": backend,
+            "precision": precision,
+            "psnr_change_db": 0.0 if check is None else check.psnr_change_db,
+            "max_abs_err": 0.0 if check is None else check.max_abs_err,
+            "frames": {},
+        }
+        for side in sides:
+            img = test_image(side, model.n_channels)
+            out = model.predict(img)  # warm-up: shapes compiled, tile sizes settled
+            t = _best(lambda img=img, m=model: m.predict(img), cfg.repeats)
+            if side not in reference:
+                reference[side] = out
+            layout = resolve_layout(img.shape, model.n_channels)
+            norm = fit_normalizer(model.meta.normalization, layout.to_pcyx(img), 1,
+                                  model.n_channels)  # fmt: skip
+            span = float(max(h - lo for lo, h in zip(norm.lo, norm.hi, strict=True)))
+            err = float(np.abs(out - reference[side]).max()) / span
+            row["frames"][str(side)] = {
+                "ms": round(1e3 * t, 1),
+                "fps": round(1 / t, 2),
+                "frame_max_abs_err": float(f"{err:.3g}"),
+            }
+        rows.append(row)
+    ref = rows[0]["frames"]
+    for row in rows:
+        for side, f in row["frames"].items():
+            f["speedup_vs_ort_fp32"] = round(ref[side]["ms"] / f["ms"], 2)
+    return rows
 
 
 def _format(r: dict[str, Any], peak: float) -> str:
     lines = [
         f"== {r['model']}: x{r['scale']}, {r['mflop_per_lr_px']} MFLOP/LR px, "
         f"receptive field {r['receptive_field_px']} px, tile {r['tile']}",
+        f"  backend      {r['backend']['backend']} {r['backend']['precision']} "
+        f"({r['backend']['how']})",
         f"  throughput   {r['lr_mpix_per_s']} LR Mpx/s on {r['image'][0]}² "
         f"(best batch {r['best_batch']}: {r['batch_times_s']} s)",
         f"  effective    {r['gflops']} GFLOP/s = {100 * r['ratio_of_peak']:.1f}% of the "
@@ -258,6 +341,17 @@ def _format(r: dict[str, Any], peak: float) -> str:
         lines.append(
             f"  live {s}²    {v['fps']} fps, latency p50 {v['latency_p50_ms']} ms "
             f"p95 {v['latency_p95_ms']} ms ({v['dropped']} dropped)"
+        )
+    for b in r.get("backends", []):
+        frames = ", ".join(
+            f"{side}² {f['ms']} ms = {f['fps']} fps ({f['speedup_vs_ort_fp32']}x)"
+            for side, f in b["frames"].items()
+        )
+        worst = max((f["frame_max_abs_err"] for f in b["frames"].values()), default=0.0)
+        lines.append(
+            f"  {b['backend']:<11} {b['precision']}  {frames}; ΔPSNR "
+            f"{b['psnr_change_db']:+.4f} dB, max err {b['max_abs_err']:.1e} (reference input), "
+            f"{worst:.1e} (frame)"
         )
     if "gigapixel" in r:
         g = r["gigapixel"]
@@ -341,11 +435,24 @@ def stream_bench(kind: str, spec: str, lr_side: int, threads: int | None) -> dic
 def run_bench(cfg: BenchConfig, echo: Callable[[str], Any] = print) -> dict[str, Any]:
     import onnxruntime as ort
 
+    from sr_engine.backend import BF16_FLAGS, cpu_flags, openvino_available
+
+    def progress(msg: str) -> None:
+        echo(f"  ... {msg}")
+
     mm_n = 256 if cfg.quick else 2048
+    if openvino_available():
+        import openvino as ov
+
+        ov_line = f"OpenVINO {ov.get_version()}"
+    else:
+        ov_line = "OpenVINO not installed"
+    bf16 = sorted(cpu_flags() & set(BF16_FLAGS))
     echo(
-        f"ONNX Runtime {ort.__version__}, {os.cpu_count()} logical CPUs, "
-        f"threads {cfg.threads or 'ORT default'}"
+        f"ONNX Runtime {ort.__version__}, {ov_line}, {os.cpu_count()} logical CPUs, "
+        f"threads {cfg.threads or 'ORT default'}, bf16 units: {', '.join(bf16) or 'none'}"
     )
+    progress(f"MatMul peak ({mm_n}³ fp32)")
     peak = matmul_peak(cfg.threads, mm_n, 3 if cfg.quick else 7)
     echo(f"MatMul peak ({mm_n}³ fp32): {peak:.1f} GFLOP/s")
     results: dict[str, Any] = {
@@ -354,10 +461,13 @@ def run_bench(cfg: BenchConfig, echo: Callable[[str], Any] = print) -> dict[str,
         "threads": cfg.threads,
         "cpus": os.cpu_count(),
         "onnxruntime": ort.__version__,
+        "openvino": ov_line,
+        "bf16_flags": bf16,
         "models": [],
     }
     for name, spec in _models(cfg):
-        r = bench_model(name, spec, cfg, peak, lambda s: None)
+        r = bench_model(name, spec, cfg, peak, lambda s: None, progress)
+        progress(f"{name}: MatMul peak again (the machine may be shared)")
         # the machine may be shared: re-measure the peak after the model and compare
         # against the higher of the two (conservative ratio)
         after = matmul_peak(cfg.threads, mm_n, 3 if cfg.quick else 7)
@@ -371,6 +481,7 @@ def run_bench(cfg: BenchConfig, echo: Callable[[str], Any] = print) -> dict[str,
             path = "" if not isinstance(spec, Path) else str(spec)
             scale = r["scale"]
             side = int((GIGAPIXEL_OUT / scale**2) ** 0.5) if cfg.gigapixel else 1024
+            progress(f"{name}: streaming {side}² LR to OME-Zarr in a child process")
             r["gigapixel"] = stream_bench(kind, path, side, cfg.threads)
         echo(_format(r, peak_here))
         results["models"].append(r)

@@ -10,6 +10,16 @@ from pathlib import Path
 
 import typer
 
+BACKEND_PARAM = typer.Option(
+    "auto",
+    "--backend",
+    help="auto (fastest that matches ONNX Runtime fp32 on a reference input), "
+    "onnxruntime, openvino (optional package)",
+)
+PRECISION_PARAM = typer.Option(
+    "auto", "--precision", help="auto, fp32, bf16 (CPUs with avx512_bf16 / amx_bf16, openvino)"
+)
+
 
 def register(app: typer.Typer) -> None:
     """Add this part's subcommands to the ``srscope`` app."""
@@ -34,6 +44,8 @@ def predict(
     memory_mb: float = typer.Option(1024, help="working-memory budget for the automatic tile size"),
     resume: bool = typer.Option(True, help="continue an interrupted run from OUT.partial"),
     overwrite: bool = typer.Option(False, help="replace an existing OUT"),
+    backend: str = BACKEND_PARAM,
+    precision: str = PRECISION_PARAM,
 ) -> None:
     """Super-resolve an image of any size tile by tile (resumable, bounded memory)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -47,7 +59,10 @@ def predict(
         providers=provider or None,
         threads=threads,
         memory_budget_mb=memory_mb,
+        backend=backend,
+        precision=precision,
     )
+    typer.echo(f"backend: {m.backend_choice.summary()}")
     with Progress(
         TextColumn("[bold]super-resolving"),
         BarColumn(),
@@ -107,11 +122,17 @@ def bench(
     quick: bool = typer.Option(False, help="tiny sizes (smoke test, figures meaningless)"),
     torch_compare: bool = typer.Option(True, help="compare with PyTorch eager tiles if installed"),
     json_out: Path = typer.Option(None, "--json", help="write the results as JSON here"),
+    backend: str = BACKEND_PARAM,
+    precision: str = PRECISION_PARAM,
 ) -> None:
-    """Throughput, GFLOP/s vs the machine's ORT MatMul peak, tile overhead, live fps."""
+    """Throughput, GFLOP/s vs the machine's ORT MatMul peak, tile overhead, live fps;
+    time per 512² frame and accuracy per backend/precision."""
     import json
 
+    from sr_engine.backend import check_request
     from sr_engine.bench import BenchConfig, run_bench
+
+    check_request(backend, precision)
 
     cfg = BenchConfig(
         models=model or [],
@@ -121,6 +142,8 @@ def bench(
         gigapixel=gigapixel,
         torch=torch_compare,
         quick=quick,
+        backend=backend,
+        precision=precision,
     )
     results = run_bench(cfg, echo=typer.echo)
     if json_out is not None:
