@@ -17,7 +17,7 @@ import numpy as np
 from psygnal import Signal
 from pymmcore_plus import CMMCorePlus
 
-from acquisition.core import open_core
+from acquisition.core import close_core, open_core
 from acquisition.models import Frame, FrameMeta, RigSettings
 from srscope import logger
 from srscope.errors import SrscopeError
@@ -61,22 +61,21 @@ class Microscope:
         return bool(camera) and "acquisition.sim" in str(self.core.getDeviceLibrary(camera))
 
     def close(self) -> None:
-        """Stop any acquisition and unload the devices (when this object opened them)."""
+        """Stop any acquisition; tear the core down when this object opened it.
+
+        Teardown is deterministic (:func:`~acquisition.core.close_core`): an owned
+        core is gone when this returns, so its C++ threads cannot outlive the run.
+        """
         core, self._core = self._core, None
         if core is None:
             return
-        try:
-            if core.isSequenceRunning():
-                core.stopSequenceAcquisition()
-            if core.mda.is_running():
-                core.mda.cancel()
-        finally:
-            if self._owns_core:
-                import gc
-
-                core.unloadAllDevices()
-                del core
-                gc.collect()
+        if self._owns_core:
+            close_core(core)
+            return
+        if core.isSequenceRunning():
+            core.stopSequenceAcquisition()
+        if core.mda.is_running():
+            core.mda.cancel()
 
     def __enter__(self) -> Microscope:
         return self

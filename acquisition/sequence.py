@@ -11,6 +11,7 @@ from typing import Any
 import useq
 from pydantic import ValidationError
 
+from acquisition.core import burst_buffer
 from acquisition.live import FrameProcessor, ProcessorRelay
 from acquisition.models import FrameMeta
 from srscope import logger
@@ -109,18 +110,19 @@ def acquire(
 
     core.mda.events.frameReady.connect(on_frame)
     worker = threading.Thread(target=work, name="srscope-acquire", daemon=True)
-    try:
-        worker.start()
-        while worker.is_alive():
-            worker.join(0.05)
-    except KeyboardInterrupt:
-        core.mda.cancel()
-        worker.join(60)
-        raise
-    finally:
-        core.mda.events.frameReady.disconnect(on_frame)
-        if relay is not None:
-            relay.stop(drain=True)
+    with burst_buffer(core, total):  # back to the live size once the worker is done
+        try:
+            worker.start()
+            while worker.is_alive():
+                worker.join(0.05)
+        except KeyboardInterrupt:
+            core.mda.cancel()
+            worker.join(60)
+            raise
+        finally:
+            core.mda.events.frameReady.disconnect(on_frame)
+            if relay is not None:
+                relay.stop(drain=True)
     if str(out).lower().endswith(".zarr"):
         from acquisition.ome_io import annotate_zarr
 
