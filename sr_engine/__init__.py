@@ -1,9 +1,10 @@
-"""Runs a trained model with ONNX Runtime on CPU. Never imports torch.
+"""Runs a trained model on CPU (ONNX Runtime, or OpenVINO where installed). Never imports torch.
 
 Public API (imported lazily, so ``srscope --help`` stays fast)::
 
     from sr_engine import SRModel, LiveProcessor, predict_file
-    model = SRModel("model.onnx")               # validated, ORT session ready
+    model = SRModel("model.onnx")               # validated, ORT fp32 backend ready
+    model = SRModel("model.onnx", backend="auto")   # fastest backend that matches ORT fp32
     sr = model.predict(image)                   # (Y,X) (C,Y,X) (Z,Y,X) (Z,C,Y,X), tiled
     part = model.predict_region(image, (y0, y1, x0, x1))   # viewport SR
     predict_file(model, "in.ome.tif", "out.ome.zarr")       # larger than memory, resumable
@@ -15,6 +16,9 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
+    "Backend": "backend",
+    "BackendUnavailable": "backend",
+    "BackendChoice": "backend_select",
     "bundled_model": "bundled",
     "bundled_models": "bundled",
     "FrameInfo": "live",

@@ -262,3 +262,33 @@ def test_cli_records_an_explicit_openvino_backend(ov, cli_files, tmp_path):
         "fp32",
         "requested",
     )
+
+
+@pytest.mark.skipif(not backend_mod.cpu_has_bf16(), reason="no bf16 units on this CPU")
+def test_bf16_stays_close_and_tiles_exactly(ov):
+    proto = live_espcn(1, 4)
+    m = SRModel(proto, backend="openvino", precision="bf16")
+    (check,) = m.backend_choice.checks
+    assert check.max_abs_err is not None and check.max_abs_err < 0.05
+    img = structured(70, 90)
+    rf = m.receptive_field
+    whole = m.predict(img, tile=128 + 2 * rf)
+    tiled = m.predict(img, tile=24 + 2 * rf, batch=3)
+    assert np.abs(whole - tiled).max() <= 1e-3 * (whole.max() - whole.min())
+
+
+def test_bench_reports_every_backend_with_speed_and_accuracy(tmp_path):
+    from sr_engine.bench import BenchConfig, run_bench
+
+    path = save_model(live_espcn(1, 2, features=8), tmp_path / "live.onnx")
+    cfg = BenchConfig(models=[str(path)], size=64, repeats=1, quick=True, torch=False)
+    lines: list[str] = []
+    (entry,) = run_bench(cfg, echo=lines.append)["models"]
+    rows = {(r["backend"], r["precision"]): r for r in entry["backends"]}
+    assert set(rows) == set(candidates("auto", "auto"))
+    for r in rows.values():
+        frame = r["frames"]["64"]
+        assert frame["ms"] > 0 and frame["fps"] > 0 and frame["speedup_vs_ort_fp32"] > 0
+        assert abs(r["psnr_change_db"]) <= 0.05 and frame["frame_max_abs_err"] <= 0.02
+    assert sum(ln.startswith("  ... ") for ln in lines) >= 5  # a progress line per section
+    assert any("onnxruntime fp32" in ln and "fps" in ln for ln in lines)
