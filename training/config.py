@@ -57,6 +57,9 @@ class TrainConfig(BaseModel):
     lr_schedule: Literal["constant", "cosine"] = Field(
         "constant", description="cosine: decay to lr/100 over the run (stateless, resumable)"
     )
+    ema_decay: float = Field(
+        0.999, ge=0.0, lt=1.0, description="EMA of the weights, validated and exported (0: off)"
+    )
     generator: GeneratorConfig = GeneratorConfig()
     discriminator_base: int = Field(64, ge=1)
     loss: LossConfig = LossConfig()

@@ -26,6 +26,7 @@ from training import checkpoint as ckpt
 from training import precision
 from training.config import TrainConfig
 from training.dataset import PatchSampler, prepare_sources
+from training.ema import ema_model
 from training.images import Source
 from training.losses import Losses
 from training.models import Discriminator, build_generator
@@ -136,6 +137,7 @@ class Trainer:
             from training.warmstart import init_model, load_into
 
             load_into(self.g, init_model(cfg.init)[0], str(cfg.init))
+        self.ema = ema_model(self.g, cfg.ema_decay) if cfg.ema_decay > 0 else None
         self.d = (
             Discriminator(c, cfg.discriminator_base).to(self.device) if cfg.adversarial else None
         )
@@ -182,6 +184,7 @@ class Trainer:
             "degradation": self.record.model_dump(mode="json"),
             "iteration": self.iteration,
             "generator": self.g.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
             "discriminator": self.d.state_dict() if self.d is not None else None,
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict() if self.opt_d is not None else None,
@@ -213,6 +216,11 @@ class Trainer:
                 "cannot resume: the checkpoint was made with a different degradation record"
             )
         self.g.load_state_dict(state["generator"])
+        if self.ema is not None:
+            if state.get("ema") is not None:
+                self.ema.load_state_dict(state["ema"])
+            else:  # a checkpoint from before EMA: average from here on
+                self.ema = ema_model(self.g, self.cfg.ema_decay)
         self.opt_g.load_state_dict(state["opt_g"])
         if self.d is not None:
             self.d.load_state_dict(state["discriminator"])
@@ -276,15 +284,23 @@ class Trainer:
         self.opt_g.zero_grad(set_to_none=True)
         loss.total.backward()
         self.opt_g.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.g)
         out.update(loss_g=float(loss.total.detach()), mse=loss.mse, vgg=loss.vgg, adv=loss.adv)
         out["phase"] = "gan" if adversarial else "mse"  # type: ignore[assignment]
         return out
 
+    @property
+    def averaged(self) -> nn.Module:
+        """The weights that are validated, kept as best and exported (the EMA when on)."""
+        return self.ema.module if self.ema is not None else self.g
+
     @torch.no_grad()
     def predict_patches(self, lr: np.ndarray, batch: int = 8) -> np.ndarray:
-        self.g.eval()
+        g = self.averaged
+        g.eval()
         outs = [
-            self.g(torch.from_numpy(lr[i : i + batch]).to(self.device)).cpu().numpy()
+            g(torch.from_numpy(lr[i : i + batch]).to(self.device)).cpu().numpy()
             for i in range(0, len(lr), batch)
         ]
         return np.concatenate(outs)
@@ -349,7 +365,7 @@ class Trainer:
             ckpt.save_atomic(
                 {
                     "version": ckpt.CHECKPOINT_VERSION,
-                    "generator": self.g.state_dict(),
+                    "generator": self.averaged.state_dict(),
                     "best": self.best,
                 },
                 self.best_path,
@@ -361,6 +377,8 @@ class Trainer:
         """The best generator (by validation PSNR) and its metrics."""
         if self.best_path.is_file():
             self.g.load_state_dict(ckpt.load(self.best_path)["generator"])
+        elif self.ema is not None:
+            self.g.load_state_dict(self.ema.module.state_dict())
         self.g.eval()
         metrics = {
             "val_psnr": self.best.get("val_psnr", float("nan")),

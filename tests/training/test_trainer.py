@@ -53,6 +53,9 @@ def test_resume_after_interrupt_equals_uninterrupted(
     a, b = _weights(full), _weights(resumed)
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+    ea, eb = full.averaged.state_dict(), resumed.averaged.state_dict()
+    for k in ea:  # the weight average resumes exactly too
+        torch.testing.assert_close(ea[k], eb[k], rtol=0, atol=0)
     with (tmp_path / "b" / "log.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert [int(r["iteration"]) for r in rows] == [1, 2, 3, 4]
