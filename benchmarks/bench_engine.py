@@ -37,6 +37,9 @@ def main() -> int:
     ap.add_argument("--backend", default="auto", help="auto, onnxruntime, openvino")
     ap.add_argument("--precision", default="auto", help="auto, fp32, bf16")
     ap.add_argument("--quick", action="store_true", help="tiny sizes (figures meaningless)")
+    ap.add_argument(
+        "--only-backends", action="store_true", help="only frame times and accuracy per backend"
+    )
     ap.add_argument("--json", type=Path, default=Path("bench_engine.json"))
     args = ap.parse_args()
     try:
@@ -54,6 +57,7 @@ def main() -> int:
         backend=args.backend,
         precision=args.precision,
         quick=args.quick,
+        only_backends=args.only_backends,
     )
     results = run_bench(cfg, echo=lambda s: print(s, flush=True))
     args.json.write_text(json.dumps(results, indent=2))

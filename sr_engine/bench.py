@@ -45,6 +45,7 @@ class BenchConfig(BaseModel):
     quick: bool = False
     backend: str = "auto"  # what runs the main sections; "auto": chosen at load
     precision: str = "auto"  # the backends section covers every pair these allow
+    only_backends: bool = False  # just the per-backend frame times and accuracy (seconds)
 
 
 def _best(fn: Callable[[], Any], repeats: int) -> float:
@@ -255,56 +256,72 @@ def bench_backends(
     """Per backend/precision this machine can run: time per frame, fps, accuracy change.
 
     Frames go through the whole engine (normalisation, tiles at the backend's
-    default size). The accuracy figures are the load-time check's (reference
-    input vs ONNX Runtime fp32) plus the largest difference on the benchmark
-    frame itself, in normalised units.
+    default size); the backends take turns in each timing round so that load
+    from other processes hits them alike, and the best round counts. The
+    accuracy figures are the load-time check's (reference input vs ONNX
+    Runtime fp32) plus the largest difference on the benchmark frame itself,
+    in normalised units.
     """
     from sr_engine.axes import resolve_layout
     from sr_engine.backend import candidates
     from sr_engine.model import SRModel
     from sr_engine.normalize import fit_normalizer
 
-    rows: list[dict[str, Any]] = []
-    reference: dict[int, np.ndarray] = {}
     pairs = candidates(cfg.backend, cfg.precision)
     if ("onnxruntime", "fp32") not in pairs:
         pairs = [("onnxruntime", "fp32"), *pairs]  # the accuracy reference
-    for backend, precision in pairs:
-        progress(f"{name}: backend {backend} {precision} on {', '.join(f'{v}²' for v in sides)}")
-        model = SRModel(proto, threads=cfg.threads, backend=backend, precision=precision)
+    progress(f"{name}: loading {', '.join(f'{b} {p}' for b, p in pairs)}")
+    models = [SRModel(proto, threads=cfg.threads, backend=b, precision=p) for b, p in pairs]
+    rows: list[dict[str, Any]] = []
+    for (backend, precision), model in zip(pairs, models, strict=True):
         check = next(
             (c for c in model.backend_choice.checks if (c.backend, c.precision) == (backend,
              precision)), None,
         )  # fmt: skip
-        row: dict[str, Any] = {
+        rows.append({
             "backend": backend,
             "precision": precision,
             "psnr_change_db": 0.0 if check is None else check.psnr_change_db,
             "max_abs_err": 0.0 if check is None else check.max_abs_err,
             "frames": {},
-        }
-        for side in sides:
-            img = test_image(side, model.n_channels)
-            out = model.predict(img)  # warm-up: shapes compiled, tile sizes settled
-            t = _best(lambda img=img, m=model: m.predict(img), cfg.repeats)
-            if side not in reference:
-                reference[side] = out
-            layout = resolve_layout(img.shape, model.n_channels)
-            norm = fit_normalizer(model.meta.normalization, layout.to_pcyx(img), 1,
-                                  model.n_channels)  # fmt: skip
-            span = float(max(h - lo for lo, h in zip(norm.lo, norm.hi, strict=True)))
-            err = float(np.abs(out - reference[side]).max()) / span
+        })  # fmt: skip
+    for side in sides:
+        progress(f"{name}: {side}² frames, {cfg.repeats} rounds over {len(models)} backends")
+        img = test_image(side, models[0].n_channels)
+        outs = [m.predict(img) for m in models]  # warm-up: shapes compiled, tiles settled
+        best = [float("inf")] * len(models)
+        for _ in range(max(1, cfg.repeats)):
+            for i, m in enumerate(models):
+                best[i] = min(best[i], _best(lambda m=m, img=img: m.predict(img), 1))
+        layout = resolve_layout(img.shape, models[0].n_channels)
+        norm = fit_normalizer(models[0].meta.normalization, layout.to_pcyx(img), 1,
+                              models[0].n_channels)  # fmt: skip
+        span = float(max(h - lo for lo, h in zip(norm.lo, norm.hi, strict=True)))
+        for row, out, t in zip(rows, outs, best, strict=True):
+            err = float(np.abs(out - outs[0]).max()) / span
             row["frames"][str(side)] = {
                 "ms": round(1e3 * t, 1),
                 "fps": round(1 / t, 2),
                 "frame_max_abs_err": float(f"{err:.3g}"),
+                "speedup_vs_ort_fp32": round(best[0] / t, 2),
             }
-        rows.append(row)
-    ref = rows[0]["frames"]
-    for row in rows:
-        for side, f in row["frames"].items():
-            f["speedup_vs_ort_fp32"] = round(ref[side]["ms"] / f["ms"], 2)
     return rows
+
+
+def _format_backends(rows: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for b in rows:
+        frames = ", ".join(
+            f"{side}² {f['ms']} ms = {f['fps']} fps ({f['speedup_vs_ort_fp32']}x)"
+            for side, f in b["frames"].items()
+        )
+        worst = max((f["frame_max_abs_err"] for f in b["frames"].values()), default=0.0)
+        lines.append(
+            f"  {b['backend']:<11} {b['precision']}  {frames}; ΔPSNR "
+            f"{b['psnr_change_db']:+.4f} dB, max err {b['max_abs_err']:.1e} (reference input), "
+            f"{worst:.1e} (frame)"
+        )
+    return lines
 
 
 def _format(r: dict[str, Any], peak: float) -> str:
@@ -342,17 +359,7 @@ def _format(r: dict[str, Any], peak: float) -> str:
             f"  live {s}²    {v['fps']} fps, latency p50 {v['latency_p50_ms']} ms "
             f"p95 {v['latency_p95_ms']} ms ({v['dropped']} dropped)"
         )
-    for b in r.get("backends", []):
-        frames = ", ".join(
-            f"{side}² {f['ms']} ms = {f['fps']} fps ({f['speedup_vs_ort_fp32']}x)"
-            for side, f in b["frames"].items()
-        )
-        worst = max((f["frame_max_abs_err"] for f in b["frames"].values()), default=0.0)
-        lines.append(
-            f"  {b['backend']:<11} {b['precision']}  {frames}; ΔPSNR "
-            f"{b['psnr_change_db']:+.4f} dB, max err {b['max_abs_err']:.1e} (reference input), "
-            f"{worst:.1e} (frame)"
-        )
+    lines += _format_backends(r.get("backends", []))
     if "gigapixel" in r:
         g = r["gigapixel"]
         lines.append(
@@ -432,6 +439,29 @@ def stream_bench(kind: str, spec: str, lr_side: int, threads: int | None) -> dic
     return r
 
 
+def _only_backends(
+    name: str,
+    spec: Any,
+    cfg: BenchConfig,
+    echo: Callable[[str], Any],
+    progress: Callable[[str], Any],
+) -> dict[str, Any]:
+    """The per-backend section alone (512² frames, and 1024² for live-tier models)."""
+    import onnx
+
+    from sr_engine.flops import flops_per_lr_pixel
+
+    proto = spec if isinstance(spec, onnx.ModelProto) else onnx.load(str(spec))
+    fpp = flops_per_lr_pixel(proto)
+    live_tier = fpp < LIVE_MAX_FLOP_PER_PX
+    sides = (64,) if cfg.quick else ((512, 1024) if live_tier else (512,))
+    r = {"model": name, "mflop_per_lr_px": round(fpp / 1e6, 4)}
+    r["backends"] = bench_backends(name, proto, cfg, sides, progress)
+    echo("\n".join([f"== {name}: {r['mflop_per_lr_px']} MFLOP/LR px", *_format_backends(
+        r["backends"])]))  # fmt: skip
+    return r
+
+
 def run_bench(cfg: BenchConfig, echo: Callable[[str], Any] = print) -> dict[str, Any]:
     import onnxruntime as ort
 
@@ -452,6 +482,16 @@ def run_bench(cfg: BenchConfig, echo: Callable[[str], Any] = print) -> dict[str,
         f"ONNX Runtime {ort.__version__}, {ov_line}, {os.cpu_count()} logical CPUs, "
         f"threads {cfg.threads or 'ORT default'}, bf16 units: {', '.join(bf16) or 'none'}"
     )
+    if cfg.only_backends:
+        return {
+            "onnxruntime": ort.__version__,
+            "openvino": ov_line,
+            "bf16_flags": bf16,
+            "threads": cfg.threads,
+            "cpus": os.cpu_count(),
+            "models": [_only_backends(name, spec, cfg, echo, progress) for name, spec in
+                       _models(cfg)],
+        }  # fmt: skip
     progress(f"MatMul peak ({mm_n}³ fp32)")
     peak = matmul_peak(cfg.threads, mm_n, 3 if cfg.quick else 7)
     echo(f"MatMul peak ({mm_n}³ fp32): {peak:.1f} GFLOP/s")

@@ -124,6 +124,9 @@ def bench(
     json_out: Path = typer.Option(None, "--json", help="write the results as JSON here"),
     backend: str = BACKEND_PARAM,
     precision: str = PRECISION_PARAM,
+    only_backends: bool = typer.Option(
+        False, help="only time frames per backend/precision and their accuracy (seconds)"
+    ),
 ) -> None:
     """Throughput, GFLOP/s vs the machine's ORT MatMul peak, tile overhead, live fps;
     time per 512² frame and accuracy per backend/precision."""
@@ -144,6 +147,7 @@ def bench(
         quick=quick,
         backend=backend,
         precision=precision,
+        only_backends=only_backends,
     )
     results = run_bench(cfg, echo=typer.echo)
     if json_out is not None:
