@@ -197,6 +197,12 @@ def train(
         False, help="one multi-channel model instead of a per-channel one"
     ),
     hr_pixel_size_um: float | None = typer.Option(None, help="HR pixel size (image folders)"),
+    ema_decay: float | None = typer.Option(
+        None, help="EMA of the weights that is validated and exported (0: off; default 0.999)"
+    ),
+    real_validation: bool = typer.Option(
+        True, help="choose the kept checkpoint on held-out real LR captures when the set has them"
+    ),
     seed: int = typer.Option(0),
     threads: int | None = typer.Option(None, help="torch threads (default ≤ 2)"),
     device: str = typer.Option("auto", help="auto | cpu | cuda"),
@@ -250,6 +256,7 @@ def train(
         "seed": seed,
         "threads": threads,
         "device": device,
+        "ema_decay": ema_decay,
     }
     data_cfg.update({k: v for k, v in updates.items() if v is not None})
     data_cfg.update(
@@ -270,6 +277,8 @@ def train(
         data_cfg["adversarial"] = False
     if stack_channels:
         data_cfg["stack_channels"] = True
+    if not real_validation:
+        data_cfg["real_validation"] = False
     cfg = _validated(TrainConfig, data_cfg)
     res = train_model(
         data if len(data) > 1 else data[0],
@@ -281,9 +290,14 @@ def train(
         hr_pixel_size_um=hr_pixel_size_um,
     )
     m = res.result.metrics
+    real = (
+        f"; real LR captures {m['real_psnr']:.2f} dB / {m['real_ssim']:.4f}"
+        if "real_psnr" in m
+        else ""
+    )
     typer.echo(
         f"{res.model}: {res.result.iteration} iterations, val PSNR {m['val_psnr']:.2f} dB / SSIM "
-        f"{m['val_ssim']:.4f} (bicubic {m['bicubic_psnr']:.2f} / {m['bicubic_ssim']:.4f}); "
+        f"{m['val_ssim']:.4f} (bicubic {m['bicubic_psnr']:.2f} / {m['bicubic_ssim']:.4f}){real}; "
         f"ORT check {res.export_diff:.1e} of range"
     )
 

@@ -73,6 +73,9 @@ class TrainConfig(BaseModel):
     threads: int | None = Field(None, ge=1)
     val_patches: int = Field(32, ge=1)
     val_fraction: float = Field(0.15, gt=0, lt=0.9)
+    real_validation: bool = Field(
+        True, description="pick the kept checkpoint by held-out real LR captures when present"
+    )
     background_keep: float = Field(0.1, ge=0, le=1, description="chance to keep a background patch")
     psf_scale_range: float = Field(
         0.0, ge=0.0, lt=0.9, description="train on PSF widths within ±this fraction (generalists)"

@@ -10,7 +10,7 @@ resolution, exactly what the engine's ``before``/``after`` expect.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -33,6 +33,7 @@ class Prepared:
     span: np.ndarray
     train_rows: tuple[int, int]
     val_rows: tuple[int, int] | None
+    meta: dict[str, Any] = field(default_factory=dict)  # the source's (e.g. its LR capture)
 
 
 def _percentiles(lr: np.ndarray, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
@@ -80,7 +81,7 @@ def prepare_sources(
         strip = max(p, round(cfg.val_fraction * h))
         val = (h - strip, h) if h - strip >= p else None
         train = (0, h - strip) if val else (0, h)
-        prepared.append(Prepared(s.name, g * hr + o, variants, lo, span, train, val))
+        prepared.append(Prepared(s.name, g * hr + o, variants, lo, span, train, val, s.meta))
     if not any(pr.val_rows for pr in prepared):
         if len(prepared) >= 2:
             last = prepared[-1]

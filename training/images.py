@@ -115,6 +115,8 @@ def load_reference_hr(
             src = to_sources(f"{i:03d}_{e.channel}", _plane(img, e.hr.file), [e.channel])[0]
             src.pixel_size_um = e.hr.pixel_size_um
             src.meta = {"position_um": list(e.position_um), "entry": i}
+            if e.lr is not None:
+                src.meta["lr_file"] = str(folder / e.lr.file)
             sources.append(src)
         return sources, refs
     by_pos: dict[tuple[float, float, float], dict[str, np.ndarray]] = {}

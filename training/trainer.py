@@ -30,6 +30,7 @@ from training.ema import ema_model
 from training.images import Source
 from training.losses import Losses
 from training.models import Discriminator, build_generator
+from training.real_validation import RealStrip, real_strips
 from training.vgg import VGG19Features
 
 # config fields that may change between a run and its resumption
@@ -44,6 +45,8 @@ LOG_FIELDS = [
     "loss_d",
     "val_psnr",
     "val_ssim",
+    "real_psnr",
+    "real_ssim",
     "bicubic_psnr",
     "bicubic_ssim",
     "seconds",
@@ -155,6 +158,14 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.val_lr, self.val_hr = self.sampler.validation()
         self.bicubic = patch_metrics(self.val_hr, _bicubic(self.val_lr, cfg.scale))
+        self.real: list[RealStrip] = (
+            real_strips(self.sampler.prepared, record) if cfg.real_validation else []
+        )
+        if self.real:
+            logger.info(
+                "checkpoints chosen on real LR captures: held-out strips of %d field(s)",
+                len(self.real),
+            )
 
     # -- state ---------------------------------------------------------------
     def _vgg_status(self) -> str:
@@ -308,6 +319,22 @@ class Trainer:
     def validate(self) -> tuple[float, float]:
         return patch_metrics(self.val_hr, self.predict_patches(self.val_lr))
 
+    @torch.no_grad()
+    def validate_real(self) -> tuple[float, float]:
+        """Mean PSNR/SSIM of the held-out strips from the real LR captures (NaN: none)."""
+        if not self.real:
+            return float("nan"), float("nan")
+        g = self.averaged
+        g.eval()
+        ps, ss = [], []
+        for strip in self.real:
+            out = g(torch.from_numpy(strip.lr[None]).to(self.device)).cpu().numpy()
+            (y, x), (h, w) = strip.offset, strip.hr.shape[-2:]
+            p, s = patch_metrics(strip.hr[None], out[:, :, y : y + h, x : x + w])
+            ps.append(p)
+            ss.append(s)
+        return float(np.mean(ps)), float(np.mean(ss))
+
     # -- loop ------------------------------------------------------------------
     def run(self, resume: bool = False) -> TrainResult:
         self._last_saved = 0
@@ -351,17 +378,24 @@ class Trainer:
 
     def _end_epoch(self, last: dict[str, Any], log: Any, seconds: float) -> None:
         psnr, ssim = self.validate()
+        real_psnr, real_ssim = self.validate_real()
         row = {**last, "val_psnr": psnr, "val_ssim": ssim}
+        if self.real:
+            row.update(real_psnr=real_psnr, real_ssim=real_ssim)
         self._write_log(log, row, seconds)
         logger.info(
-            "iteration %d: val PSNR %.2f dB SSIM %.4f (bicubic %.2f / %.4f)",
+            "iteration %d: val PSNR %.2f dB SSIM %.4f (bicubic %.2f / %.4f)%s",
             self.iteration,
             psnr,
             ssim,
             *self.bicubic,
+            f"; real LR {real_psnr:.2f} dB / {real_ssim:.4f}" if self.real else "",
         )
-        if not self.best or psnr > self.best["val_psnr"]:
+        key = "real_psnr" if self.real else "val_psnr"
+        if not self.best or row[key] > self.best.get(key, -math.inf):
             self.best = {"val_psnr": psnr, "val_ssim": ssim, "iteration": self.iteration}
+            if self.real:
+                self.best.update(real_psnr=real_psnr, real_ssim=real_ssim)
             ckpt.save_atomic(
                 {
                     "version": ckpt.CHECKPOINT_VERSION,
@@ -388,6 +422,12 @@ class Trainer:
             "best_iteration": self.best.get("iteration", self.iteration),
             "val_patches": len(self.val_lr),
         }
+        if "real_psnr" in self.best:
+            metrics.update(
+                real_psnr=self.best["real_psnr"],
+                real_ssim=self.best["real_ssim"],
+                real_fields=len(self.real),
+            )
         return TrainResult(
             self.g,
             self.iteration,
@@ -402,8 +442,12 @@ class Trainer:
     def _open_log(self) -> Any:
         path = self.workdir / "log.csv"
         new = not path.exists()
+        fields = LOG_FIELDS
+        if not new:  # a run resumed from an older version keeps its log's columns
+            with path.open(newline="") as old:
+                fields = next(csv.reader(old), None) or LOG_FIELDS
         fh = path.open("a", newline="")
-        writer = csv.DictWriter(fh, fieldnames=LOG_FIELDS, extrasaction="ignore")
+        writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
         self._tb = _tensorboard(self.workdir)
         if new:
             writer.writeheader()
