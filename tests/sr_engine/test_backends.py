@@ -137,7 +137,7 @@ def _srscope(args, tmp_path, hide_openvino=False):
     if hide_openvino:  # a module named openvino that fails to import shadows the real one
         shim = tmp_path / "shim"
         shim.mkdir(exist_ok=True)
-        (shim / "openvino.py").write_text("raise ImportError('hidden by the test')\n")
+        (shim / "openvino.py").write_text("raise ModuleNotFoundError('hidden', name='openvino')\n")
         import os
 
         env = {**os.environ, "PYTHONPATH": str(shim)}
