@@ -336,14 +336,35 @@ def scan(
                 raise
             first = exc.errors()[0]["msg"] if hasattr(exc, "errors") else str(exc)
             raise SrscopeError(f"bad scan plan: {first}") from None
+    from acquisition.scan import ScanInterrupted
+
     processor = processor_for(model, out / "sr") if model else None  # scan/sr.ome.zarr
-    with _open(sim, config, roi, specimen, realtime=False) as scope, _progress("tiles") as bar:
-        result = scope.scan(plan, out, resume=resume, processor=processor, progress=bar.update)
+    try:
+        with _open(sim, config, roi, specimen, realtime=False) as scope, _progress("tiles") as bar:
+            result = scope.scan(plan, out, resume=resume, processor=processor, progress=bar.update)
+    except ScanInterrupted as exc:
+        again = _resume_command(out, roi, specimen, config, model)
+        typer.echo(f"{exc}: resume with {again}", err=True)
+        raise typer.Exit(130) from None
     mosaics = ", ".join(result.mosaics.values())
     typer.echo(
         f"{out}: {result.tiles_captured}/{result.tiles_total} tiles in {result.seconds:.1f} s; "
         f"mosaic {mosaics}"
     )
+
+
+def _resume_command(
+    out: Path, roi: int | None, specimen: str | None, config: Path | None, model: str | None
+) -> str:
+    """The command line that completes an interrupted scan (same camera, rig and model)."""
+    import shlex
+
+    args = ["srscope", "scan", "--out", str(out), "--resume"]
+    for flag, value in (("--roi", roi), ("--specimen", specimen), ("--config", config),
+                        ("--model", model)):  # fmt: skip
+        if value is not None:
+            args += [flag, str(value)]
+    return shlex.join(args)
 
 
 # ----------------------------------------------------------------------------- acquire

@@ -10,14 +10,18 @@ A scan folder holds::
     journal.jsonl       one line per captured tile: which part holds it, stage position
     mosaic.ome.tif      (per well: mosaic_<well>.ome.tif) when every tile is captured
 
-Stopping half-way (Ctrl-C, a camera error) keeps every captured tile readable;
-``resume=True`` captures exactly the missing tiles (tiles already on disk are
-skipped through the MDA runner's ``SkipEvent``) and then stitches.
+Each tile's pixels reach the disk (zarr-python: one chunk file per tile, written
+atomically, synchronously) before its journal line, so a journaled tile always has
+pixels. Stopping half-way (Ctrl-C, a camera error, even SIGKILL) keeps every captured
+tile; ``resume=True`` first journals tiles stored but not yet journaled (killed in
+between), then captures exactly the missing ones (skipped through the MDA runner's
+``SkipEvent``), so the stored data holds every tile once, and then stitches.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -45,6 +49,16 @@ SCAN_FORMAT = "srscope-scan/1"
 
 class ScanIncomplete(SrscopeError):
     """The scan stopped before every tile was captured (resume it)."""
+
+
+class ScanInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped the scan; every tile captured so far is stored and journaled."""
+
+    def __init__(self, captured: int, total: int, stage: str = "") -> None:
+        where = f" ({stage})" if stage else ""
+        super().__init__(f"interrupted after {captured}/{total} tiles{where}")
+        self.captured = captured
+        self.total = total
 
 
 class ScanPlan(BaseModel):
@@ -240,11 +254,15 @@ def run_scan(
         }
         write_text_atomic(state_file, json.dumps(state, indent=2))
     journal = Journal(out / "journal.jsonl")
-    done = journal.readable_tiles(out)
     parts_dir = out / "tiles"
     parts_dir.mkdir(exist_ok=True)
+    _remove_torn_writes(parts_dir)
+    journal.adopt_stored(out, state)
+    done = journal.readable_tiles(out)
     part = f"part{len(list(parts_dir.glob('part*.ome.zarr'))):03d}.ome.zarr"
-    relay = ProcessorRelay(processor, "all").start() if processor is not None else None
+    # on the fly only when this run captures every tile; else SR from disk at the end
+    on_the_fly = processor is not None and not done
+    relay = ProcessorRelay(processor, "all").start() if on_the_fly else None
     processed: dict[tuple[int, int], np.ndarray] = {}
     if relay is not None:
         relay.processed.connect(lambda res, meta: processed.__setitem__(meta.extra["tile"], res))
@@ -264,34 +282,95 @@ def run_scan(
             error,
         )
     captured = journal.readable_tiles(out)
-    if relay is not None:
-        relay.stop(drain=True)
     result = ScanResult(
         folder=out,
         tiles_total=n_total,
         tiles_captured=len(captured),
         parts=sorted(p.name for p in parts_dir.glob("part*.ome.zarr")),
     )
-    if error:
-        exc = error[0]
-        if isinstance(exc, KeyboardInterrupt):
-            raise exc
-        msg = " ".join(str(exc).split())
-        raise ScanIncomplete(
-            f"scan stopped after {len(captured)} of {n_total} tiles ({msg}); "
-            f"the captured tiles are kept in {out}: run it again with --resume"
-        )
-    if len(captured) < n_total:
-        raise ScanIncomplete(
-            f"scan has {len(captured)} of {n_total} tiles; run it again with --resume"
-        )
-    result.complete = True
-    if stitch_mosaic:
-        result.mosaics = write_mosaics(out, state, journal)
-        if processed:
-            result.processed_mosaics = _write_processed(out, state, processed)
+    if error or len(captured) < n_total:
+        _stop_processing(relay, processor)  # an incomplete scan gets no processed mosaic
+        _raise_incomplete(error, len(captured), n_total, out)
+    try:
+        if relay is not None:
+            relay.stop(drain=True)
+        elif processor is not None:
+            processed = process_stored(out, state, journal, processor)
+        result.complete = True
+        if stitch_mosaic:
+            result.mosaics = write_mosaics(out, state, journal)
+            if processed:
+                result.processed_mosaics = _write_processed(out, state, processed)
+    except KeyboardInterrupt:
+        _stop_processing(relay, processor)
+        raise ScanInterrupted(n_total, n_total, "before the mosaics were written") from None
     result.seconds = time.perf_counter() - t_start
     return result
+
+
+def _raise_incomplete(error: list[BaseException], captured: int, total: int, out: Path) -> None:
+    if error and isinstance(error[0], KeyboardInterrupt):
+        raise ScanInterrupted(captured, total) from None
+    if error:
+        msg = " ".join(str(error[0]).split())
+        raise ScanIncomplete(
+            f"scan stopped after {captured} of {total} tiles ({msg}); "
+            f"the captured tiles are kept in {out}: run it again with --resume"
+        )
+    raise ScanIncomplete(f"scan has {captured} of {total} tiles; run it again with --resume")
+
+
+def _stop_processing(relay: ProcessorRelay | None, processor: FrameProcessor | None) -> None:
+    if relay is not None:
+        relay.stop()
+    if processor is not None:
+        _abort(processor)
+
+
+def _abort(processor: FrameProcessor) -> None:
+    """End a processor without finishing it: an incomplete scan gets no SR mosaic."""
+    abort = getattr(processor, "abort", None)
+    if callable(abort):
+        abort()
+
+
+def process_stored(
+    out: Path, state: dict[str, Any], journal: Journal, processor: FrameProcessor
+) -> dict[tuple[int, int], np.ndarray]:
+    """Feed every stored tile, in scan order, to ``processor``, then finish it.
+
+    A resumed scan's processor (e.g. SR) saw only the tiles of the last run; its
+    outputs (the SR store and mosaic) must cover all of them, in the same order as
+    an uninterrupted scan's.
+    """
+    latest = journal.latest()
+    n_ch = len(state["channels"])
+    px = float(state["pixel_size_um"])
+    relay = ProcessorRelay(processor, "all").start()
+    results: dict[tuple[int, int], np.ndarray] = {}
+    relay.processed.connect(lambda res, meta: results.__setitem__(meta.extra["tile"], res))
+    logger.info("processing the %d stored tiles of %s", len(latest), out)
+    for i in range(len(state["positions"])):
+        for c in range(n_ch):
+            entry = latest[(i, c)]
+            meta = FrameMeta(
+                pixel_size_um=px,
+                position_um=(float(entry["x"]), float(entry["y"]), 0.0),
+                objective=state.get("objective", ""),
+                channel=state["channels"][c],
+                exposure_ms=float(state["plan"].get("exposure_ms", 0.0)),
+                index=i * n_ch + c,
+                extra={"tile": (i, c)},
+            )
+            relay.submit(read_tile(out, entry), meta)
+    relay.stop(drain=True)
+    return results
+
+
+def _remove_torn_writes(parts_dir: Path) -> None:
+    """Chunk files a kill interrupted (zarr writes ``*.partial`` then renames)."""
+    for torn in parts_dir.glob("part*.ome.zarr/**/*.partial"):
+        torn.unlink(missing_ok=True)
 
 
 def _check_reachable(microscope, p: useq.Position) -> None:
@@ -320,11 +399,17 @@ def _run_mda(
     progress: Callable[[int, int], None] | None,
     error: list[BaseException],
 ) -> None:
-    """Run the MDA on a worker thread so Ctrl-C here can cancel it cleanly."""
+    """Run the MDA on a worker thread so Ctrl-C here can cancel it cleanly.
+
+    The main thread waits on an event the worker sets as its very last step, never
+    on ``Thread.join``: a Ctrl-C inside ``join`` (Python < 3.13) can mark a running
+    thread as finished, and the in-flight tile would then be stored unjournaled.
+    """
     core = microscope.core
     count = [len(done)]
 
     def on_frame(img: np.ndarray, event: useq.MDAEvent, meta: dict) -> None:
+        # emitted after the runner appended (wrote) the frame: the journal comes second
         key = _key(event)
         pos = meta.get("position") or {}
         x = float(pos.get("x", event.x_pos or 0.0))
@@ -345,31 +430,43 @@ def _run_mda(
         if progress:
             progress(count[0], n_total)
 
+    finished = threading.Event()
+    h, w = microscope.image_shape
+
     def work() -> None:
         _block_sigint()  # Ctrl-C is for the main thread; writer threads inherit the mask
         try:
-            core.mda.run(sequence, output=str(zarr_path))
+            core.mda.run(
+                sequence,
+                output=tile_store_settings(zarr_path),
+                dimension_overrides={"c": {"chunk_size": 1}, "y": {"chunk_size": h},
+                                     "x": {"chunk_size": w}},
+            )  # fmt: skip
         except BaseException as exc:  # reported to the caller's thread
             error.append(exc)
+        finally:
+            finished.set()
 
     old_engine = core.mda.engine
     core.mda.set_engine(_ScanEngine(core, done))
     core.mda.events.frameReady.connect(on_frame)
     worker = threading.Thread(target=work, name="srscope-scan", daemon=True)
     try:
-        worker.start()
-        while worker.is_alive():
-            worker.join(0.05)
-    except KeyboardInterrupt as exc:
-        logger.warning("scan interrupted: stopping after the current tile")
-        _stop_worker(core, worker)
-        error.insert(0, exc)
+        with _quiet_cancel():
+            worker.start()
+            try:
+                while not finished.wait(0.05):
+                    pass
+            except KeyboardInterrupt as exc:
+                logger.info("scan interrupted: stopping after the current tile")
+                _stop_worker(core, finished)
+                error.insert(0, exc)
     finally:
         core.mda.events.frameReady.disconnect(on_frame)
         if old_engine is not None and not core.mda.is_running():
             core.mda.set_engine(old_engine)
         journal.forget_unreadable(zarr_path.parent.parent, part)
-        if not worker.is_alive():
+        if finished.is_set() and zarr_path.is_dir():
             annotate_zarr(
                 zarr_path,
                 {
@@ -379,6 +476,31 @@ def _run_mda(
                     "kind": "tile scan part",
                 },
             )
+
+
+def tile_store_settings(zarr_path: Path) -> Any:
+    """Where and how tiles are written: zarr-python, whose writes are synchronous and
+    atomic (tensorstore, the default, writes in the background: a journaled tile
+    could have no pixels on disk yet)."""
+    from ome_writers import AcquisitionSettings
+
+    return AcquisitionSettings(root_path=str(zarr_path), format="zarr-python")
+
+
+class _quiet_cancel:
+    """Drop pymmcore-plus's "MDA Canceled: <the whole sequence>" warning (KBs long):
+    srscope says itself what was interrupted and how to resume."""
+
+    def __enter__(self) -> None:
+        self._log = logging.getLogger("pymmcore-plus")
+        self._log.addFilter(self._filter)
+
+    def __exit__(self, *exc: Any) -> None:
+        self._log.removeFilter(self._filter)
+
+    @staticmethod
+    def _filter(record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("MDA Canceled")
 
 
 def _block_sigint() -> None:
@@ -393,13 +515,13 @@ def _block_sigint() -> None:
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
 
 
-def _stop_worker(core: Any, worker: threading.Thread, timeout: float = 60.0) -> None:
+def _stop_worker(core: Any, finished: threading.Event, timeout: float = 60.0) -> None:
     """Cancel the MDA and wait for it to close its files, even through more Ctrl-C."""
     core.mda.cancel()
     deadline = time.monotonic() + timeout
-    while worker.is_alive() and time.monotonic() < deadline:
+    while not finished.is_set() and time.monotonic() < deadline:
         try:
-            worker.join(0.1)
+            finished.wait(0.1)
         except KeyboardInterrupt:
             logger.warning("still closing the files of the interrupted scan")
             core.mda.cancel()
@@ -444,6 +566,24 @@ class Journal:
                 os.fsync(fh.fileno())
         return missing
 
+    def adopt_stored(self, scan_dir: Path, state: dict[str, Any]) -> list[tuple[int, int]]:
+        """Journal the tiles whose pixels are stored but which have no journal line.
+
+        A kill between a tile's write and its journal line leaves such a tile; it is
+        kept (not captured again), so the stored data holds every tile once.
+        """
+        known = self.latest()
+        adopted = []
+        for part in sorted((scan_dir / "tiles").glob("part*.ome.zarr")):
+            for key, entry in _stored_tiles(scan_dir, part.name, state):
+                if key not in known:
+                    self.add(key, part.name, entry["x"], entry["y"], entry["name"])
+                    known[key] = entry
+                    adopted.append(key)
+        if adopted:
+            logger.info("journaled %d stored tiles a kill left unjournaled", len(adopted))
+        return adopted
+
     def entries(self) -> list[dict[str, Any]]:
         if not self.path.is_file():
             return []
@@ -463,6 +603,20 @@ class Journal:
     def readable_tiles(self, scan_dir: Path) -> set[tuple[int, int]]:
         """Tiles in the journal whose pixels are really on disk."""
         return {key for key, e in self.latest().items() if _readable(scan_dir, e)}
+
+
+def _stored_tiles(
+    scan_dir: Path, part: str, state: dict[str, Any]
+) -> list[tuple[tuple[int, int], dict[str, Any]]]:
+    """(key, entry) of every tile with pixels in one part (an unreadable part: none)."""
+    found = []
+    for i, pos in enumerate(state["positions"]):
+        for c in range(len(state["channels"])):
+            entry = {"p": i, "c": c, "part": part, "x": pos["x"], "y": pos["y"]}
+            entry["name"] = pos.get("name") or ""
+            if _readable(scan_dir, entry):
+                found.append(((i, c), entry))
+    return found
 
 
 def _readable(scan_dir: Path, entry: dict[str, Any]) -> bool:

@@ -270,6 +270,15 @@ class SRFrameProcessor:
         """End the worker process (after :meth:`wait`, or abandoning what it had left)."""
         self._finalizer()
 
+    def abort(self) -> None:
+        """End the worker now, without finishing: an interrupted acquisition's SR is
+        left as it is (no mosaic of part of a scan); a resume redoes it."""
+        self._open = self._awaiting = False
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(5.0)
+        self._finalizer()
+
     def __enter__(self) -> SRFrameProcessor:
         return self
 

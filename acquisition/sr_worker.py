@@ -80,6 +80,9 @@ def serve(
     ``last_frame_at`` (a shared double, ``time.monotonic()`` of the newest raw
     frame, set by the acquisition side) and ``yield_ms``: see :class:`Pacer`.
     """
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the acquisition side's to handle
     priority = idle_priority()
     try:
         from sr_engine.model import SRModel
@@ -93,11 +96,17 @@ def serve(
     logger.debug("SR worker ready (%s, priority %s)", model.source, priority)
     pacer = Pacer(last_frame_at, yield_ms, model.receptive_field)
     inbox: queue.Queue[tuple] = queue.Queue(maxsize=max_queue)
-    threading.Thread(target=receive, args=(requests, freed, inbox), daemon=True).start()
+    gone = threading.Event()  # the acquisition side's end of the pipe closed (it died)
+    threading.Thread(target=receive, args=(requests, freed, inbox, gone), daemon=True).start()
     writer: SRWriter | None = None
     while True:
         message = inbox.get()
         kind = message[0]
+        if gone.is_set() or kind == "abort":
+            # killed mid-acquisition: leave at once, and no mosaic of a partial run
+            if writer is not None:
+                writer.abort()
+            return
         if kind == "exit":
             break
         if kind == "start":
@@ -116,17 +125,27 @@ def serve(
         writer.finish()
 
 
-def receive(requests: Any, freed: Any, inbox: queue.Queue) -> None:
+def receive(
+    requests: Any, freed: Any, inbox: queue.Queue, gone: threading.Event | None = None
+) -> None:
     """Move each message to ``inbox`` at once, frames out of the shared ring.
 
     Runs beside SR so ring slots come back within a frame's time whatever SR
     is doing; the frames waiting for SR then live in this process's memory.
+    The pipe closing (the acquisition process was killed) sets ``gone`` and
+    queues an ``abort``: an orphaned worker would otherwise wait forever.
     """
     from acquisition.frame_ring import RingReader
 
     ring: RingReader | None = None
     while True:
-        message = requests.recv()
+        try:
+            message = requests.recv()
+        except (EOFError, OSError):
+            if gone is not None:
+                gone.set()
+            inbox.put(("abort",))
+            break
         kind = message[0]
         if kind == "ring":
             if ring is not None:
@@ -322,6 +341,10 @@ class SRWriter:
             "mosaic": mosaic,
             "yielded_s": self.pacer.waited_s,
         }
+
+    def abort(self) -> None:
+        """Close the SR image as it is (the acquisition stopped): no mosaic."""
+        self._close_stream()
 
     def _open_stream(self, shape: tuple[int, ...], dtype: Any) -> Any:
         from ome_writers import AcquisitionSettings, create_stream, useq_to_acquisition_settings
