@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from acquisition.core import burst_buffer
 from acquisition.live import FrameProcessor, ProcessorRelay
 from acquisition.models import FrameMeta
+from acquisition.scan import _block_sigint, _quiet_cancel, _stop_worker
 from srscope import logger
 from srscope.errors import SrscopeError
 
@@ -99,25 +100,26 @@ def acquire(
 
     error: list[BaseException] = []
 
-    def work() -> None:
-        from acquisition.scan import _block_sigint
+    finished = threading.Event()  # waited on instead of Thread.join (see scan._run_mda)
 
+    def work() -> None:
         _block_sigint()
         try:
             core.mda.run(sequence, output=str(out), overwrite=overwrite)
         except BaseException as exc:
             error.append(exc)
+        finally:
+            finished.set()
 
     core.mda.events.frameReady.connect(on_frame)
     worker = threading.Thread(target=work, name="srscope-acquire", daemon=True)
-    with burst_buffer(core, total):  # back to the live size once the worker is done
+    with burst_buffer(core, total), _quiet_cancel():  # live-size buffer once the run ends
         try:
             worker.start()
-            while worker.is_alive():
-                worker.join(0.05)
+            while not finished.wait(0.05):
+                pass
         except KeyboardInterrupt:
-            core.mda.cancel()
-            worker.join(60)
+            _stop_worker(core, finished)
             raise
         finally:
             core.mda.events.frameReady.disconnect(on_frame)
