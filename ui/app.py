@@ -90,6 +90,29 @@ def prepare_rig(
     return scope, rig
 
 
+def default_model(rig: Any, objective_given: bool) -> Path | None:
+    """The bundled model that fits the rig's channel, for a viewer opened without one.
+
+    Unless the objective was chosen, the rig goes to its LR objective first (what
+    SR is for); then the best-fitting bundled model for the channel and pixel size,
+    live tier first, a generalist of the channel's modality otherwise.
+    """
+    from sr_engine.bundled import bundled_models
+    from ui.sr import model_for_channel
+
+    models = bundled_models()
+    if not objective_given:
+        lr_objective = pick_objective(rig, True)
+        if lr_objective:
+            rig.set_objective(lr_objective)
+    name = model_for_channel(models, rig.channel(), rig.pixel_size_um() or None)
+    if name is None:
+        logger.info("no bundled model fits channel %s: live view without SR", rig.channel())
+        return None
+    logger.info("SR with %s for channel %s", name, rig.channel())
+    return models[name]
+
+
 @contextmanager
 def _psygnal_core_events() -> Iterator[None]:
     """Open the core with psygnal events even under a running QApplication.
@@ -190,8 +213,12 @@ def run_viewer(
     screenshot: Path | None = None,
     exit_after: float | None = None,
     threads: int | None = None,
+    auto_model: bool = True,
 ) -> int:
     """Open the viewer window on a rig; returns the exit code.
+
+    Without a ``model`` (and with ``auto_model``) the bundled model that fits the
+    rig's channel is used, on the LR objective.
 
     ``exit_after`` seconds: take the ``screenshot`` (if any) and quit (for
     documentation and checks).
@@ -208,6 +235,8 @@ def run_viewer(
     core = scope.core
     window_ref: list[Any] = []
     try:
+        if model is None and auto_model:
+            model = default_model(rig, objective_given=objective is not None)
         settings = ViewerSettings(
             model=model, zoom_model=zoom_model, out_dir=out_dir, threads=threads
         )

@@ -14,51 +14,42 @@ from typing import Any
 import numpy as np
 
 from sr_engine.bundled import bundled_models
+from sr_engine.compatibility import Fit, ModelMismatch, check_fit
 from sr_engine.metadata import ModelMetadata, read_metadata
 from srscope.errors import SrscopeError
 from ui.panes import Region
 from ui.slots import LatestSlot, OneSlotWorker
 
-
-class ChannelMismatchError(SrscopeError):
-    """The model was trained for other channels than the rig is set to."""
-
-
-def _norm(name: str) -> str:
-    return name.strip().lower()
+#: the viewer's name for a model that does not fit the rig's channel
+ChannelMismatchError = ModelMismatch
 
 
-def check_channel(meta: ModelMetadata, rig_channel: str, model_name: str = "model") -> None:
-    """Refuse a single-channel frame of ``rig_channel`` for a model of other channels."""
-    if not rig_channel:
-        return  # the rig has no channel group: nothing to compare
-    if _norm(rig_channel) not in {_norm(c) for c in meta.channels}:
-        raise ChannelMismatchError(
-            f"{model_name} was trained for channel(s) {', '.join(meta.channels)} "
-            f"but the rig's channel is {rig_channel}: choose a matching channel or model"
-        )
+def check_channel(meta: ModelMetadata, rig_channel: str, model_name: str = "model") -> Fit:
+    """Refuse a single-channel frame of ``rig_channel`` for a model of other channels
+    (a generalist fits any channel of its modality)."""
+    return check_fit(meta, channel=rig_channel, model_name=model_name)
 
 
-def model_for_channel(models: dict[str, Path], channel: str) -> str | None:
-    """The fastest offered model trained for ``channel`` (by name), or None.
+def model_for_channel(
+    models: dict[str, Path], channel: str, pixel_size_um: float | None = None
+) -> str | None:
+    """The fastest offered model that fits ``channel`` (and the pixel size), or None.
 
-    The PSF differs per wavelength, so bundled models are made per channel (or
-    for several, ``"DAPI|TRITC"``): a channel change should follow with the
-    matching model, not just turn SR off. Live-tier models come first: this is
-    for the live view.
+    The PSF differs per wavelength, so a model made for the channel comes first;
+    a generalist of the channel's modality (``generalist_fluo`` for FITC) next.
+    Live-tier models come first within each: this is for the live view.
     """
     tiers = {"live": 0, "balanced": 1, "paper": 2}
-    found: list[tuple[int, str]] = []
+    found: list[tuple[int, int, str]] = []
     for name, path in models.items():
         try:
             meta = read_metadata(path)
+            fit = check_fit(meta, channel=channel, pixel_size_um=pixel_size_um)
         except SrscopeError:
             continue
-        names = {_norm(part) for c in meta.channels for part in c.split("|")}
-        if _norm(channel) in names:
-            tier = meta.training.get("config", {}).get("preset", "")
-            found.append((tiers.get(tier, 3), name))
-    return min(found)[1] if found else None
+        tier = meta.training.get("config", {}).get("preset", "")
+        found.append((0 if fit.how == "exact" else 1, tiers.get(tier, 3), name))
+    return min(found)[2] if found else None
 
 
 def model_choices(extra: list[Path] | None = None) -> dict[str, Path]:
