@@ -46,6 +46,11 @@ def predict(
     overwrite: bool = typer.Option(False, help="replace an existing OUT"),
     backend: str = BACKEND_PARAM,
     precision: str = PRECISION_PARAM,
+    allow_mismatch: bool = typer.Option(
+        False,
+        "--allow-mismatch",
+        help="apply the model to an image of another pixel size or channel (recorded)",
+    ),
 ) -> None:
     """Super-resolve an image of any size tile by tile (resumable, bounded memory)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -87,6 +92,7 @@ def predict(
             resume=resume,
             overwrite=overwrite,
             progress=progress,
+            allow_mismatch=allow_mismatch,
         )
     typer.echo(
         f"wrote {result.path} {result.axes} {result.shape} at {result.pixel_size_um:.4g} µm/px "

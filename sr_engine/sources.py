@@ -31,6 +31,7 @@ class Source:
     layout: Layout
     pixel_size_um: float | None = None
     name: str = "<array>"
+    channels: list[str] | None = None  # channel names the file states (OME), if any
     fingerprint: dict[str, Any] = field(default_factory=dict)
     _close: Callable[[], None] | None = None
 
@@ -130,10 +131,11 @@ def _open_tiff(path: Path, n_channels: int, axes: str | None) -> Source:
         tiff_axes = _squeeze_axes(tiff_axes, shape, n_channels)
         layout = resolve_layout(shape, n_channels, axes or tiff_axes)
         px = _ome_pixel_size(tf.ome_metadata) if tf.is_ome else _resolution_pixel_size(tf)
+        channels = _ome_channel_names(tf.ome_metadata) if tf.is_ome else None
     except Exception:
         tf.close()
         raise
-    return Source(arr, layout, px, str(path), _close=tf.close)
+    return Source(arr, layout, px, str(path), channels=channels, _close=tf.close)
 
 
 def _squeeze_axes(axes: str, shape: tuple[int, ...], n_channels: int) -> str:
@@ -160,6 +162,18 @@ def _ome_pixel_size(xml: str | None) -> float | None:
     return value * factor
 
 
+def _ome_channel_names(xml: str | None) -> list[str] | None:
+    """Names of the first image's channels in OME-XML, if every channel has one."""
+    if not xml:
+        return None
+    image = xml.split("</Image>", 1)[0]
+    channels = re.findall(r"<Channel\b[^>]*>|<Channel\b[^>]*/>", image)
+    names = [re.search(r'\bName="([^"]*)"', c) for c in channels]
+    if not names or not all(names):
+        return None
+    return [m.group(1) for m in names if m is not None]
+
+
 def _resolution_pixel_size(tf: Any) -> float | None:
     page = tf.pages[0]
     tag = page.tags.get("XResolution")
@@ -180,6 +194,7 @@ def _open_zarr(path: Path, n_channels: int, axes: str | None) -> Source:
 
     node = zarr.open(str(path), mode="r")
     px = None
+    channels = None
     if isinstance(node, zarr.Array):
         arr, zaxes = node, None
     else:
@@ -195,8 +210,11 @@ def _open_zarr(path: Path, n_channels: int, axes: str | None) -> Source:
         for tr in ds0.get("coordinateTransformations", []):
             if tr.get("type") == "scale":
                 px = float(tr["scale"][-1])
+        omero = attrs.get("omero") or attrs.get("ome", {}).get("omero") or {}
+        labels = [c.get("label") for c in omero.get("channels", []) if isinstance(c, dict)]
+        channels = labels if labels and all(labels) else None
     layout = resolve_layout(tuple(arr.shape), n_channels, axes or zaxes)
-    return Source(arr, layout, px, str(path))
+    return Source(arr, layout, px, str(path), channels=channels)
 
 
 def describe(source: Source) -> str:

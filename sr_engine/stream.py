@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sr_engine.compatibility import Fit, check_fit
 from sr_engine.normalize import Normalizer, fit_normalizer, strided_sample, to_dtype
 from sr_engine.predict import TileConfig, check_dtype, run_tiles
 from sr_engine.sources import Source, open_source
@@ -72,19 +73,34 @@ def predict_file(
     overwrite: bool = False,
     levels: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    allow_mismatch: bool = False,
 ) -> StreamResult:
-    """Stream ``src`` (TIFF, OME-TIFF, OME-Zarr or array) through ``model`` into ``out``."""
+    """Stream ``src`` (TIFF, OME-TIFF, OME-Zarr or array) through ``model`` into ``out``.
+
+    The image's stated pixel size and channel must fit the model (``check_fit``)
+    unless ``allow_mismatch``; how it fits goes into the output's provenance.
+    """
     out = Path(out)
     fmt = output_format(out)
     if out.exists() and not overwrite:
         raise SrscopeError(f"output {out} already exists (use --overwrite to replace it)")
     with open_source(src, model.n_channels, axes) as source:
         check_dtype(source.array.dtype)
+        one_channel = source.channels[0] if source.channels and len(source.channels) == 1 else None
+        fit = check_fit(
+            model.meta,
+            channel=one_channel if model.n_channels == 1 else None,
+            pixel_size_um=source.pixel_size_um,
+            model_name=model.meta.name or "the model",
+            allow_mismatch=allow_mismatch,
+        )
+        for note in fit.notes:
+            logger.warning("%s", note)
         cfg = TileConfig.for_model(model, tile, overlap, batch)
         out_dtype = np.dtype(source.array.dtype if str(dtype) == "input" else (dtype or np.float32))
         work = Path(str(out) + PARTIAL)
         return _run(
-            model, source, out, work, fmt, cfg, out_dtype, resume, overwrite, levels, progress
+            model, source, out, work, fmt, cfg, out_dtype, resume, overwrite, levels, progress, fit
         )
 
 
@@ -100,6 +116,7 @@ def _run(
     overwrite: bool,
     levels: int | None,
     progress: Callable[[int, int], None] | None,
+    fit: Fit,
 ) -> StreamResult:
     import zarr
 
@@ -197,6 +214,7 @@ def _run(
         "model": name,
         "normalization": {"lo": list(norm.lo), "hi": list(norm.hi)},
         "backend": model.backend_choice.to_dict(),  # what ran, and the check that chose it
+        **fit.provenance(),  # exact, by modality (a generalist), or an override: and why
     }
     if len(record.get("backends", [])) > 1:
         provenance["backends_used"] = record["backends"]

@@ -8,6 +8,7 @@ import tifffile
 import zarr
 
 from sr_engine import stream
+from sr_engine.compatibility import ModelMismatch
 from sr_engine.stream import predict_file
 from srscope.errors import SrscopeError
 
@@ -70,7 +71,12 @@ def test_ome_zarr_and_array_inputs(conv2_rgb, tmp_path):
     rgb = np.random.default_rng(0).integers(0, 255, (3, 40, 50), dtype=np.uint8)
     first = predict_file(conv2_rgb, rgb, tmp_path / "a.ome.zarr", tile=24)
     assert first.axes == "CYX" and first.shape == (3, 80, 100)
-    second = predict_file(conv2_rgb, tmp_path / "a.ome.zarr", tmp_path / "b.zarr", tile=24)
+    with pytest.raises(ModelMismatch, match=r"0\.65 µm"):  # SR output is not the model's input
+        predict_file(conv2_rgb, tmp_path / "a.ome.zarr", tmp_path / "b.zarr", tile=24)
+    assert not (tmp_path / "b.zarr").exists()
+    second = predict_file(
+        conv2_rgb, tmp_path / "a.ome.zarr", tmp_path / "b.zarr", tile=24, allow_mismatch=True
+    )
     assert second.shape == (3, 160, 200)
     assert second.pixel_size_um == pytest.approx(0.65 / 2)  # read from the OME-Zarr scale
 
