@@ -262,10 +262,12 @@ def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoRe
         )
         core.setXYPosition(x0, y0)
     finally:
+        from acquisition.core import close_core
+
         try:
-            core.unloadAllDevices()
+            close_core(core)  # no MMCore callback may reach Python at interpreter exit
         except Exception:  # pragma: no cover - best effort
-            logger.debug("unloading the rig failed", exc_info=True)
+            logger.debug("closing the rig failed", exc_info=True)
 
     # 4. score SR and the baselines against 20x
     with clock.step("evaluate against 20x"):

@@ -53,7 +53,7 @@ def test_command_exits_0(cmd, tmp_path):
     run_ok(cmd, tmp_path / "run0")
 
 
-@pytest.mark.slow
+@pytest.mark.soak
 @pytest.mark.parametrize("cmd", list(COMMANDS))
 def test_command_exits_0_every_time(cmd, tmp_path):
     """RUNS runs each (SRSCOPE_EXIT_RUNS); before the fix ~1 in 5 `references` aborted."""

@@ -205,7 +205,7 @@ def test_a_tile_stored_but_not_journaled_is_kept_not_captured_again(scope, tmp_p
 # ----------------------------------------------------------------------------- slow loops
 
 
-@pytest.mark.slow
+@pytest.mark.soak
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
 def test_random_interrupts_then_resume(sig, tmp_path):
     """Interrupts at random moments (also during the resume itself)."""
@@ -222,7 +222,7 @@ def test_random_interrupts_then_resume(sig, tmp_path):
             assert_stored_once(out, n)
 
 
-@pytest.mark.slow
+@pytest.mark.soak
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
 def test_random_interrupts_with_model_then_resume(sig, tmp_path):
     rng = random.Random(int(os.environ.get("SRSCOPE_KILL_SEED", "13")))
