@@ -110,18 +110,27 @@ class _progress:
             self._bar.stop()
 
 
-def processor_for(model: str | None, base: Path) -> FrameProcessor | None:
+def processor_for(
+    model: str | None, base: Path, provenance: dict | None = None
+) -> FrameProcessor | None:
     """The frame processor for ``--model`` (on-the-fly SR), or None without one.
 
-    Its outputs go to ``<base>.ome.zarr`` (every SR frame) and ``<base>_mosaic.ome.tif``.
+    Its outputs go to ``<base>.ome.zarr`` (every SR frame) and ``<base>_mosaic.ome.tif``;
+    ``provenance`` (e.g. how the model fits the frames) is written with them.
     """
     if not model:
         return None
     from acquisition.sr_hook import SRFrameProcessor
 
     return SRFrameProcessor(
-        model, Path(f"{base}.ome.zarr"), mosaic_path=Path(f"{base}_mosaic.ome.tif")
+        model,
+        Path(f"{base}.ome.zarr"),
+        mosaic_path=Path(f"{base}_mosaic.ome.tif"),
+        provenance=provenance,
     )
+
+
+ALLOW_MISMATCH_HELP = "Apply --model to frames of another pixel size or channel (recorded)"
 
 
 class _ModelProcessor:
@@ -305,6 +314,7 @@ def scan(
     overlap: float = typer.Option(0.1, min=0.0, max=0.8, help="Tile overlap fraction"),
     resume: bool = typer.Option(False, "--resume", help="Complete the scan already in --out"),
     model: str = typer.Option(None, "--model", help="On-the-fly SR model (.onnx or bundled)"),
+    allow_mismatch: bool = typer.Option(False, "--allow-mismatch", help=ALLOW_MISMATCH_HELP),
     roi: int = typer.Option(None, min=16, help=ROI_HELP),
     specimen: str = typer.Option(None, help="Sim only: tissue, he, usaf1951 or an image path"),
     sim: bool = typer.Option(True, "--sim/--no-sim", help=SIM_HELP),
@@ -338,9 +348,16 @@ def scan(
             raise SrscopeError(f"bad scan plan: {first}") from None
     from acquisition.scan import ScanInterrupted
 
-    processor = processor_for(model, out / "sr") if model else None  # scan/sr.ome.zarr
     try:
         with _open(sim, config, roi, specimen, realtime=False) as scope, _progress("tiles") as bar:
+            provenance = None
+            if model and plan is not None:  # before the first tile: does the model fit them?
+                from acquisition.model_fit import model_fit_on_rig
+
+                objective = scope.resolve_objective(plan.objective or scope.settings.lr_objective)
+                fit = model_fit_on_rig(scope, model, plan.channels, objective, allow_mismatch)
+                provenance = fit.provenance()
+            processor = processor_for(model, out / "sr", provenance)  # scan/sr.ome.zarr
             result = scope.scan(plan, out, resume=resume, processor=processor, progress=bar.update)
     except ScanInterrupted as exc:
         again = _resume_command(out, roi, specimen, config, model)
@@ -377,6 +394,7 @@ def acquire(
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output"),
     model: str = typer.Option(None, "--model", help="On-the-fly SR model (.onnx or bundled)"),
+    allow_mismatch: bool = typer.Option(False, "--allow-mismatch", help=ALLOW_MISMATCH_HELP),
     roi: int = typer.Option(None, min=16, help=ROI_HELP),
     specimen: str = typer.Option(None, help="Sim only: tissue, he, usaf1951 or an image path"),
     sim: bool = typer.Option(True, "--sim/--no-sim", help=SIM_HELP),
@@ -387,8 +405,14 @@ def acquire(
 
     seq = load_sequence(sequence)  # bad files fail before the rig is opened
     base = out.parent / (out.name.split(".")[0] + "_sr")  # run.ome.zarr -> run_sr.ome.zarr
-    processor = processor_for(model, base) if model else None
     with _open(sim, config, roi, specimen, realtime=False) as scope, _progress("frames") as bar:
+        provenance = None
+        if model:  # the frames' pixel size and channels, before the first one is taken
+            from acquisition.model_fit import model_fit_on_rig
+
+            channels = [c.config for c in seq.channels]
+            provenance = model_fit_on_rig(scope, model, channels, None, allow_mismatch).provenance()
+        processor = processor_for(model, base, provenance)
         path = scope.acquire(
             seq, out, overwrite=overwrite, processor=processor, progress=bar.update
         )

@@ -127,6 +127,7 @@ class SRFrameProcessor:
         overwrite: bool = True,
         yield_ms: float = 10.0,
         start_timeout_s: float = 300.0,
+        provenance: dict[str, Any] | None = None,
     ) -> None:
         from acquisition.sr_worker import serve
 
@@ -163,6 +164,7 @@ class SRFrameProcessor:
                 yield_ms,
                 self._freed,
                 max_queue,
+                provenance,
             ),
             name="srscope-sr",
             daemon=True,

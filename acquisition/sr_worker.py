@@ -71,6 +71,7 @@ def serve(
     yield_ms: float = 0.0,
     freed: Any = None,
     max_queue: int = 256,
+    provenance: dict[str, Any] | None = None,
 ) -> None:
     """The worker's main loop (the target of the spawned process).
 
@@ -111,11 +112,13 @@ def serve(
             break
         if kind == "start":
             writer = SRWriter(
-                model, out_path, mosaic_path, overwrite, message[1], message[2], pacer
+                model, out_path, mosaic_path, overwrite, message[1], message[2], pacer, provenance
             )
         elif kind == "frame":
             if writer is None:
-                writer = SRWriter(model, out_path, mosaic_path, overwrite, None, message[3], pacer)
+                writer = SRWriter(
+                    model, out_path, mosaic_path, overwrite, None, message[3], pacer, provenance
+                )
             writer.add(message[1], message[2], message[3])
         elif kind == "finish":
             report = writer.finish() if writer is not None else SRWriter.empty_report()
@@ -264,8 +267,10 @@ class SRWriter:
         sequence: Any,
         lr_pixel_um: float | None,
         pacer: Pacer | None = None,
+        provenance: dict[str, Any] | None = None,
     ) -> None:
         self.model = model
+        self.extra_provenance = dict(provenance or {})  # e.g. how the model fits the frames
         self.pacer = pacer or Pacer(None, 0.0, 0)
         self.out_path = Path(out_path)
         self.mosaic_path = Path(mosaic_path) if mosaic_path is not None else None
@@ -393,6 +398,7 @@ class SRWriter:
             "channels": list(meta.channels),
             "lr_pixel_size_um": self.lr_pixel_um,
             "hr_pixel_size_um": self.hr_pixel_um,
+            **self.extra_provenance,
         }
 
     def _close_stream(self) -> None:
