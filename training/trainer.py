@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -383,14 +384,15 @@ class Trainer:
         if self.real:
             row.update(real_psnr=real_psnr, real_ssim=real_ssim)
         self._write_log(log, row, seconds)
-        logger.info(
-            "iteration %d: val PSNR %.2f dB SSIM %.4f (bicubic %.2f / %.4f)%s",
-            self.iteration,
-            psnr,
-            ssim,
-            *self.bicubic,
-            f"; real LR {real_psnr:.2f} dB / {real_ssim:.4f}" if self.real else "",
+        line = (
+            f"iteration {self.iteration}/{self.cfg.iterations}: val PSNR {psnr:.2f} dB SSIM "
+            f"{ssim:.4f} (bicubic {self.bicubic[0]:.2f} / {self.bicubic[1]:.4f})"
+            + (f"; real LR {real_psnr:.2f} dB / {real_ssim:.4f}" if self.real else "")
+            + f"; {seconds:.0f} s"
         )
+        logger.info("%s", line)
+        if self.progress and not sys.stderr.isatty():  # no live bar in a log file: a line
+            print(line, file=sys.stderr, flush=True)
         key = "real_psnr" if self.real else "val_psnr"
         if not self.best or row[key] > self.best.get(key, -math.inf):
             self.best = {"val_psnr": psnr, "val_ssim": ssim, "iteration": self.iteration}
