@@ -149,6 +149,17 @@ def _overlap(
     return (si[0], si[1]), (so[0], so[1])
 
 
+def _fits(meta: Any, channel: str) -> bool:
+    """The model was made for this channel (or is a generalist of its modality)."""
+    from sr_engine.compatibility import ModelMismatch, check_fit
+
+    try:
+        check_fit(meta, channel=channel)
+    except ModelMismatch:
+        return False
+    return True
+
+
 def _stats(values: list[float]) -> tuple[float, float]:
     finite = [v for v in values if math.isfinite(v)]
     if not finite:
@@ -212,15 +223,17 @@ def evaluate(
         raise SrscopeError(f"reference set {folder} has no entry with an LR capture")
     if len(entries) < len(refs.entries):
         notes.append(f"{len(refs.entries) - len(entries)} entries without an LR capture skipped")
-    model_channel = meta.channels[0]
-    if any(e.channel == model_channel for _, e in entries):
-        other = sum(e.channel != model_channel for _, e in entries)
-        entries = [(i, e) for i, e in entries if e.channel == model_channel]
-        if other:
-            notes.append(f"{other} entries of channels other than {model_channel!r} skipped")
+    fitting = [(i, e) for i, e in entries if _fits(meta, e.channel)]
+    if fitting:
+        if len(fitting) < len(entries):
+            notes.append(
+                f"{len(entries) - len(fitting)} entries of channels the model was not made "
+                f"for ({', '.join(meta.channels)}) skipped"
+            )
+        entries = fitting
     else:
         notes.append(
-            f"model channel {model_channel!r} is not in the reference set "
+            f"model channel(s) {', '.join(meta.channels)} not in the reference set "
             f"({refs.channels}): every channel was evaluated with it"
         )
     if max_entries:
