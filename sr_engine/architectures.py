@@ -7,11 +7,15 @@ need neither torch nor a trained model:
   BN] + shortcut, long skip, two (conv 64→256, pixel shuffle ×2, ReLU) stages,
   conv3×3 tail, plus the nearest-upsampled input (input skip); ~3.9 MFLOP per LR px.
 - ``live``: ESPCN-like — conv5×5 32, conv3×3 32, conv3×3 C·s², pixel shuffle, + input skip.
+- ``srgan_export``: a standard SRGAN export from elsewhere (9×9 head and PReLU, PReLU
+  after each pixel shuffle, a 9×9 HR tail to C channels, no input skip).
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import numpy as np
 
 from sr_engine.metadata import ModelMetadata, attach_metadata
 from sr_engine.testing import INPUT, GraphBuilder, default_metadata
@@ -67,3 +71,33 @@ def live_espcn(
         x = g.op("Add", [x, g.resize_nearest(INPUT, float(scale))])
     model = g.build(x, "live-espcn")
     return attach_metadata(model, meta or default_metadata(scale, channels, name="live (random)"))
+
+
+def srgan_export(
+    channels: int = 1,
+    *,
+    blocks: int = 16,
+    features: int = 64,
+    tail_kernel: int = 9,
+    shuffle_mode: str = "CRD",
+    seed: int = 0,
+    meta: ModelMetadata | None = None,
+) -> Any:
+    """A foreign ×4 SRGAN generator as commonly exported (per-channel PReLU after each
+    pixel shuffle, a ``tail_kernel`` HR conv with ``channels`` outputs)."""
+    g = GraphBuilder(channels, seed)
+    f = features
+    head = g.prelu(g.conv(INPUT, channels, f, 9), f)
+    x = head
+    for _ in range(blocks):
+        y = g.prelu(g.batchnorm(g.conv(x, f, f, 3), f), f)
+        y = g.batchnorm(g.conv(y, f, f, 3, gain=0.1), f)
+        x = g.op("Add", [x, y])
+    x = g.op("Add", [g.batchnorm(g.conv(x, f, f, 3), f), head])
+    for _ in range(2):
+        x = g.op("DepthToSpace", [g.conv(x, f, 4 * f, 3)], "d2s", blocksize=2, mode=shuffle_mode)
+        slope = (0.1 + 0.2 * g.rng.random((f, 1, 1))).astype(np.float32)
+        x = g.op("PRelu", [x, g.const(slope, "slope")], "prelu")
+    out = g.conv(x, f, channels, tail_kernel, gain=0.1)
+    model = g.build(out, "srgan-export")
+    return attach_metadata(model, meta or default_metadata(4, channels, name="srgan (random)"))

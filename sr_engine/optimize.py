@@ -5,7 +5,12 @@ an activation that sits after a ``DepthToSpace`` (pixel shuffle), nor ``PRelu``.
 Pointwise activations with one parameter for all channels commute with pixel
 shuffle, so ``Conv → DepthToSpace → Relu`` becomes ``Conv → Relu → DepthToSpace``
 (the ReLU fuses into the conv), and a ``PRelu`` with a single slope becomes
-``LeakyRelu``. The function the graph computes is unchanged.
+``LeakyRelu`` (a per-channel ``PRelu`` moves too, its slopes repeated per
+sub-pixel). A convolution with few output channels at HR resolution right after a
+pixel shuffle (the standard SRGAN export's 9×9 tail) becomes the equivalent
+sub-pixel convolution on the low-resolution side followed by the shuffle: s² times
+the output channels, which the CPU's GEMM kernels run many times better. The
+function the graph computes is unchanged.
 """
 
 from __future__ import annotations
@@ -67,12 +72,141 @@ def optimize_graph(model: Any) -> tuple[Any, list[str]]:
             del graph.node[ia]
             graph.node.insert(idx, moved)
         notes.append(f"{act.op_type} moved before DepthToSpace {dst}")
+    notes += _prelu_before_shuffle(graph, inits)
+    notes += _subpixel_tail(graph, inits)
     notes += _skip_before_shuffle(graph, inits)
     used = {i for n in graph.node for i in n.input}
     for t in [t for t in graph.initializer if t.name not in used]:
         graph.initializer.remove(t)
     del graph.value_info[:]  # shapes changed for the swapped intermediates
     return model, notes
+
+
+def _d2s_layout(node: Any) -> tuple[int, str]:
+    attrs = {a.name: a for a in node.attribute}
+    mode = attrs["mode"].s.decode() if "mode" in attrs else "DCR"
+    return int(attrs["blocksize"].i), mode
+
+
+def _sub_channel(c: int, s: int, t: int, r: int, channels: int, mode: str) -> int:
+    """Input channel of DepthToSpace feeding output channel ``c`` at sub-pixel (s, t)."""
+    return c * r * r + s * r + t if mode == "CRD" else (s * r + t) * channels + c
+
+
+def _consumers(graph: Any) -> dict[str, list[Any]]:
+    users: dict[str, list[Any]] = {}
+    for node in graph.node:
+        for name in node.input:
+            users.setdefault(name, []).append(node)
+    return users
+
+
+def _prelu_before_shuffle(graph: Any, inits: dict[str, Any]) -> list[str]:
+    """``DepthToSpace → PRelu(per-channel slope)`` ==> ``PRelu(slopes per sub-channel) → D2S``."""
+    import onnx
+    from onnx import numpy_helper
+
+    users, outputs, notes = _consumers(graph), {o.name for o in graph.output}, []
+    for d2s in [n for n in graph.node if n.op_type == "DepthToSpace"]:
+        after = users.get(d2s.output[0], [])
+        if d2s.output[0] in outputs or len(after) != 1 or after[0].op_type != "PRelu":
+            continue
+        act = after[0]
+        if act.input[1] not in inits:
+            continue
+        slope = numpy_helper.to_array(inits[act.input[1]]).ravel()
+        r, mode = _d2s_layout(d2s)
+        repeated = np.empty(slope.size * r * r, np.float32)
+        for c in range(slope.size):
+            for s in range(r):
+                for t in range(r):
+                    repeated[_sub_channel(c, s, t, r, slope.size, mode)] = slope[c]
+        name = act.input[1] + "_per_subpixel"
+        graph.initializer.append(numpy_helper.from_array(repeated.reshape(-1, 1, 1), name))
+        src, mid, dst = d2s.input[0], d2s.output[0], act.output[0]
+        act.input[0], act.input[1], act.output[0] = src, name, mid
+        d2s.input[0], d2s.output[0] = mid, dst
+        nodes = list(graph.node)
+        ia, idx = nodes.index(act), nodes.index(d2s)
+        if ia > idx:
+            moved = onnx.NodeProto()
+            moved.CopyFrom(act)
+            del graph.node[ia]
+            graph.node.insert(idx, moved)
+        notes.append(f"per-channel PRelu moved before DepthToSpace {dst}")
+    return notes
+
+
+MAX_SUBPIXEL_FLOP_RATIO = 2.0  # the sub-pixel form may cost this many times the FLOPs
+
+
+def _subpixel_tail(graph: Any, inits: dict[str, Any]) -> list[str]:
+    """``DepthToSpace(z) → Conv k×k (few outputs)`` ==> ``Conv' on z → DepthToSpace``.
+
+    Output pixel (r·i + a, r·j + b) of the HR conv reads HR inputs whose sub-pixel
+    positions and LR offsets are fixed by (a, b, dy, dx): its weights scatter into a
+    conv on z with C·r² outputs and a kernel of ⌈…⌉ LR pixels. Done when few outputs
+    make the HR conv slow and the sub-pixel form costs ≤ 2× its FLOPs.
+    """
+    from onnx import helper, numpy_helper
+
+    users, outputs, notes = _consumers(graph), {o.name for o in graph.output}, []
+    for d2s in [n for n in graph.node if n.op_type == "DepthToSpace"]:
+        after = users.get(d2s.output[0], [])
+        if d2s.output[0] in outputs or len(after) != 1 or after[0].op_type != "Conv":
+            continue
+        conv = after[0]
+        if conv.input[0] != d2s.output[0] or conv.input[1] not in inits:
+            continue
+        attrs = {a.name: helper.get_attribute_value(a) for a in conv.attribute}
+        w = numpy_helper.to_array(inits[conv.input[1]]).astype(np.float32)
+        cout, cin, kh, kw = w.shape
+        p = kh // 2
+        if (
+            kh != kw
+            or kh % 2 == 0
+            or attrs.get("group", 1) != 1
+            or any(v != 1 for v in attrs.get("strides", [1, 1]))
+            or any(v != 1 for v in attrs.get("dilations", [1, 1]))
+            or attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET")
+            or list(attrs.get("pads", [0, 0, 0, 0])) != [p, p, p, p]
+            or cout > 4
+        ):
+            continue
+        r, mode = _d2s_layout(d2s)
+        q_lo, q_hi = -((p + r - 1) // r), (r - 1 + p) // r
+        k2 = q_hi - q_lo + 1
+        if (r * k2 / kh) ** 2 > MAX_SUBPIXEL_FLOP_RATIO:
+            continue
+        w2 = np.zeros((cout * r * r, cin * r * r, k2, k2), np.float32)
+        for a in range(r):
+            for dy in range(kh):
+                qy, sy = divmod(a + dy - p, r)
+                for b in range(r):
+                    for dx in range(kw):
+                        qx, sx = divmod(b + dx - p, r)
+                        rows = [o * r * r + a * r + b for o in range(cout)]
+                        cols = [_sub_channel(c, sy, sx, r, cin, mode) for c in range(cin)]
+                        at_q = np.ix_(rows, cols, [qy - q_lo], [qx - q_lo])
+                        w2[at_q] += w[:, :, dy, dx][:, :, None, None]
+        ins = [d2s.input[0], conv.input[1] + "_subpixel"]
+        graph.initializer.append(numpy_helper.from_array(w2, ins[1]))
+        if len(conv.input) > 2 and conv.input[2]:
+            bias = numpy_helper.to_array(inits[conv.input[2]]).astype(np.float32)
+            ins.append(conv.input[2] + "_subpixel")
+            graph.initializer.append(numpy_helper.from_array(np.repeat(bias, r * r), ins[2]))
+        mid, out = conv.output[0] + "_subpixel", conv.output[0]
+        new_conv = helper.make_node(
+            "Conv", ins, [mid], kernel_shape=[k2, k2], pads=[-q_lo, -q_lo, q_hi, q_hi]
+        )
+        new_d2s = helper.make_node("DepthToSpace", [mid], [out], blocksize=r, mode="CRD")
+        at = list(graph.node).index(conv)
+        graph.node.remove(conv)
+        graph.node.insert(at, new_d2s)
+        graph.node.insert(at, new_conv)
+        graph.node.remove(d2s)
+        notes.append(f"{kh}×{kw} HR conv to {cout} channel(s) as a sub-pixel conv {out}")
+    return notes
 
 
 def _skip_before_shuffle(graph: Any, inits: dict[str, Any]) -> list[str]:

@@ -148,3 +148,28 @@ def test_input_skip_rewrite_with_constant_node_scales():
     np.testing.assert_allclose(
         SRModel(proto).run(x), SRModel(proto, rewrite=False).run(x), atol=1e-5
     )
+
+
+@pytest.mark.parametrize(("channels", "mode"), [(1, "CRD"), (3, "DCR")])
+def test_a_foreign_srgan_tail_becomes_a_sub_pixel_conv_and_stays_exact(channels, mode):
+    from sr_engine.architectures import srgan_export
+
+    proto = srgan_export(channels, blocks=1, features=16, shuffle_mode=mode)
+    optimized, notes = optimize_graph(proto)
+    onnx.checker.check_model(optimized, full_check=True)
+    assert any("sub-pixel" in n for n in notes)
+    assert sum("per-channel PRelu moved" in n for n in notes) == 2
+    last = [n for n in optimized.graph.node if n.op_type == "Conv"][-1]
+    w = next(t for t in optimized.graph.initializer if t.name == last.input[1])
+    assert list(w.dims)[:2] == [channels * 4, 16 * 4]  # at the LR side of the last shuffle
+    x = np.random.default_rng(1).random((1, channels, 17, 21), dtype=np.float32)
+    a = SRModel(proto, rewrite=False).run(x)
+    b = SRModel(proto, rewrite=True).run(x)
+    np.testing.assert_allclose(a, b, atol=1e-5 * float(np.ptp(a)))
+
+
+def test_a_3x3_tail_is_left_alone_where_the_sub_pixel_form_costs_4x_the_flops():
+    from sr_engine.architectures import srgan_export
+
+    _, notes = optimize_graph(srgan_export(1, blocks=1, features=8, tail_kernel=3))
+    assert not any("sub-pixel" in n for n in notes)
