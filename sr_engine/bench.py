@@ -94,7 +94,7 @@ def test_image(side: int, channels: int, seed: int = 0) -> np.ndarray:
 
 
 def _models(cfg: BenchConfig) -> list[tuple[str, Any]]:
-    from sr_engine.architectures import live_espcn, paper_generator
+    from sr_engine.architectures import live_espcn, paper_generator, srgan_export
     from sr_engine.bundled import bundled_models, resolve_model
 
     if cfg.models:
@@ -102,6 +102,7 @@ def _models(cfg: BenchConfig) -> list[tuple[str, Any]]:
     bundled = bundled_models()
     out: list[tuple[str, Any]] = [("paper (random weights)", paper_generator())]
     out += [(f"{n} (bundled)", p) for n, p in bundled.items() if "paper" in n]
+    out += [("srgan export (9x9 HR tail, random weights)", srgan_export())]
     out += [("live (random weights)", live_espcn())]
     out += [(f"{n} (bundled)", p) for n, p in bundled.items() if "live" in n]
     return out
