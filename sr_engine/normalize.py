@@ -95,12 +95,20 @@ def fit_normalizer(
     return Normalizer(tuple(lo), tuple(hi))
 
 
-def to_dtype(y: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """Float32 camera units -> ``dtype``: rounded and clipped (never wrapped)."""
+def to_dtype(y: np.ndarray, dtype: np.dtype, *, in_place: bool = False) -> np.ndarray:
+    """Float32 camera units -> ``dtype``: rounded and clipped (never wrapped).
+
+    ``in_place``: round and clip inside ``y`` (a buffer the caller no longer needs),
+    saving two image-sized allocations per live frame.
+    """
     dtype = np.dtype(dtype)
     if dtype.kind == "f":
         return y.astype(dtype, copy=False)
     if dtype.kind not in "ui":
         raise SrscopeError(f"unsupported output dtype {dtype}")
     info = np.iinfo(dtype)
-    return np.clip(np.rint(y), info.min, info.max).astype(dtype)
+    if not (in_place and y.dtype.kind == "f" and y.flags.writeable):
+        y = np.array(y, dtype=np.float32)
+    np.rint(y, out=y)
+    np.clip(y, info.min, info.max, out=y)
+    return y.astype(dtype)

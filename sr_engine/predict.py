@@ -176,7 +176,7 @@ def _finish(
     """Model units -> input units (in place), dtype, caller's layout."""
     out = normalizer.after(out, axis=1)
     if dtype is not None:
-        out = to_dtype(out, image.dtype if str(dtype) == "input" else dtype)
+        out = to_dtype(out, image.dtype if str(dtype) == "input" else dtype, in_place=True)
     if region is not None:
         y0, y1, x0, x1 = region
         sub = Layout(layout.axes, _with_yx(layout, y1 - y0, x1 - x0))

@@ -194,7 +194,7 @@ def _run(
             prefix = _out_prefix(p, layout, out_axes)
             for t, hr in run_tiles(model, source.plane(p), norm, todo, cfg.batch, check=True):
                 ys, xs = t.out_slices(s)
-                values = to_dtype(norm.after(hr[None], axis=1)[0], out_dtype)
+                values = to_dtype(norm.after(hr[None], axis=1)[0], out_dtype, in_place=True)
                 level0[(*prefix, ys, xs)] = values
                 log.write(f"{p} {t.index[0]} {t.index[1]}\n")
                 log.flush()
