@@ -47,7 +47,7 @@ def test_full_sensor_live_with_sr_keeps_memory_flat():
             time.sleep(1.0)
     finally:
         proc.terminate()
-        out, err = proc.communicate(timeout=60)
+        _out, err = proc.communicate(timeout=60)
     assert samples and samples[-1][0] > 0.9 * SECONDS, f"live ended early: {err[-2000:]}"
     after = [rss for t, rss in samples if t >= warm_up]
     growth = max(after) - after[0]
