@@ -63,14 +63,7 @@ def optimize_graph(model: Any) -> tuple[Any, list[str]]:
         # act now reads the conv output and writes `mid`; d2s reads `mid` and writes `dst`
         act.input[0], act.output[0] = src, mid
         d2s.input[0], d2s.output[0] = mid, dst
-        # keep topological order: act before d2s
-        ia = list(graph.node).index(act)
-        idx = list(graph.node).index(d2s)
-        if ia > idx:
-            moved = onnx.NodeProto()
-            moved.CopyFrom(act)
-            del graph.node[ia]
-            graph.node.insert(idx, moved)
+        _move_before(graph, act, d2s)
         notes.append(f"{act.op_type} moved before DepthToSpace {dst}")
     notes += _prelu_before_shuffle(graph, inits)
     notes += _subpixel_tail(graph, inits)
@@ -80,6 +73,19 @@ def optimize_graph(model: Any) -> tuple[Any, list[str]]:
         graph.initializer.remove(t)
     del graph.value_info[:]  # shapes changed for the swapped intermediates
     return model, notes
+
+
+def _move_before(graph: Any, node: Any, anchor: Any) -> None:
+    """Keep topological order after rewiring: ``node`` must come before ``anchor``."""
+    import onnx
+
+    nodes = list(graph.node)
+    at, to = nodes.index(node), nodes.index(anchor)
+    if at > to:
+        moved = onnx.NodeProto()
+        moved.CopyFrom(node)
+        del graph.node[at]
+        graph.node.insert(to, moved)
 
 
 def _d2s_layout(node: Any) -> tuple[int, str]:
@@ -103,7 +109,6 @@ def _consumers(graph: Any) -> dict[str, list[Any]]:
 
 def _prelu_before_shuffle(graph: Any, inits: dict[str, Any]) -> list[str]:
     """``DepthToSpace → PRelu(per-channel slope)`` ==> ``PRelu(slopes per sub-channel) → D2S``."""
-    import onnx
     from onnx import numpy_helper
 
     users, outputs, notes = _consumers(graph), {o.name for o in graph.output}, []
@@ -126,13 +131,7 @@ def _prelu_before_shuffle(graph: Any, inits: dict[str, Any]) -> list[str]:
         src, mid, dst = d2s.input[0], d2s.output[0], act.output[0]
         act.input[0], act.input[1], act.output[0] = src, name, mid
         d2s.input[0], d2s.output[0] = mid, dst
-        nodes = list(graph.node)
-        ia, idx = nodes.index(act), nodes.index(d2s)
-        if ia > idx:
-            moved = onnx.NodeProto()
-            moved.CopyFrom(act)
-            del graph.node[ia]
-            graph.node.insert(idx, moved)
+        _move_before(graph, act, d2s)
         notes.append(f"per-channel PRelu moved before DepthToSpace {dst}")
     return notes
 
@@ -261,15 +260,7 @@ def _skip_before_shuffle(graph: Any, inits: dict[str, Any]) -> list[str]:
         mid = out + "_pre_shuffle"
         add.input[0], add.input[1], add.output[0] = pre, x, mid
         d2s.input[0], d2s.output[0] = mid, out
-        nodes = list(graph.node)
-        ia, idx = nodes.index(add), nodes.index(d2s)
-        if ia > idx:
-            import onnx
-
-            moved = onnx.NodeProto()
-            moved.CopyFrom(add)
-            del graph.node[ia]
-            graph.node.insert(idx, moved)
+        _move_before(graph, add, d2s)
         if consumers.get(rsz.output[0], 0) == 1:  # the Resize is dead now
             graph.node.remove(rsz)
         notes.append(f"input skip added before DepthToSpace {out}")
