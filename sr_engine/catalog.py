@@ -12,18 +12,14 @@ from typing import Any
 import onnx
 
 from sr_engine.bundled import bundled_models
+from sr_engine.compatibility import modality_of
 from sr_engine.flops import flops_per_lr_pixel
 from sr_engine.metadata import ModelMetadata, props_of
-from srscope.optics import KNOWN_CHANNELS
 
 
 def modality(channels: list[str]) -> str:
     """``brightfield`` when every channel is a brightfield name (or RGB), else ``fluorescence``."""
-    names = [part.strip().upper() for c in channels for part in c.split("|")]
-    if names and all(n in ("R", "G", "B") or KNOWN_CHANNELS.get(n, (0, ""))[1] == "brightfield"
-                     for n in names):  # fmt: skip
-        return "brightfield"
-    return "fluorescence"
+    return "brightfield" if modality_of(channels) == "brightfield" else "fluorescence"
 
 
 def held_out_scores(meta: ModelMetadata) -> dict[str, dict[str, float]]:

@@ -48,19 +48,24 @@ def model_channels(meta: ModelMetadata) -> set[str]:
 
 
 def channel_modality(name: str) -> Modality | None:
-    """Fluorescence or brightfield for a well-known channel name (``BF-*``: brightfield)."""
+    """Fluorescence or brightfield for a well-known channel name (``BF-*``, R/G/B: brightfield)."""
     key = _norm(name)
     if key in KNOWN_CHANNELS:
         return KNOWN_CHANNELS[key][1]
-    if key.startswith("BF"):
+    if key.startswith("BF") or key in ("R", "G", "B"):
         return "brightfield"
     return None
 
 
+def modality_of(channels: list[str]) -> Modality | None:
+    """The one modality of all these channel names (``"DAPI|TRITC"`` counts as both), else None."""
+    kinds = {channel_modality(p) for c in channels for p in c.split("|") if p.strip()}
+    return kinds.pop() if len(kinds) == 1 else None
+
+
 def model_modality(meta: ModelMetadata) -> Modality | None:
     """The one modality of all the model's channels, else None."""
-    kinds = {channel_modality(c) for c in model_channels(meta)}
-    return kinds.pop() if len(kinds) == 1 else None
+    return modality_of(list(meta.channels))
 
 
 def is_generalist(meta: ModelMetadata) -> bool:
