@@ -26,6 +26,19 @@ def register(app: typer.Typer) -> None:
     app.command("predict")(predict)
     app.command("bench")(bench)
     app.command("models")(models)
+    app.command("export-bioimageio")(export_bioimageio)
+
+
+def export_bioimageio(
+    model: str = typer.Argument(..., help="model.onnx, or the name of a bundled model"),
+    output: Path = typer.Argument(..., help="OUT.zip (bioimage.io model package)"),
+    overwrite: bool = typer.Option(False, help="replace an existing OUT"),
+) -> None:
+    """Write a validated bioimage.io model package (ONNX weights, test data, cover)."""
+    from sr_engine.bioimageio_export import export_bioimageio as export
+
+    result = export(model, output, overwrite=overwrite)
+    typer.echo(f"{result.path}: bioimage.io validation {result.status}")
 
 
 def predict(
