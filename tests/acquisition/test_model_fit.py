@@ -53,3 +53,13 @@ def test_an_override_scans_and_the_sr_store_records_it(tmp_path: Path) -> None:
     prov = attrs.get("srscope") or attrs.get("ome", {}).get("srscope")
     assert prov is not None, attrs.keys()
     assert prov["fit"] == "override" and any("TRITC" in n for n in prov["fit_notes"])
+
+
+def test_headless_live_with_a_model_of_another_objective_is_refused() -> None:
+    run = _srscope("live", "--headless", "--frames", "3", "--roi", "32", "--model", "live_fluo",
+                   "--objective", "20x", "--channel", "DAPI")  # fmt: skip
+    assert run.returncode == 2
+    assert "0.325 µm" in _one_line(run.stderr)
+    ok = _srscope("live", "--headless", "--frames", "3", "--roi", "32", "--model", "live_fluo",
+                  "--objective", "5x", "--channel", "DAPI")  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
