@@ -9,14 +9,17 @@ spec:
 - axes ``batch, channel, y, x``; the output's spatial axes are sized by reference
   to the input's with physical pixel sizes as ``scale`` (nm when µm rounding would
   make the spec's size arithmetic inexact), i.e. ×scale larger;
-- halo: the receptive field in LR pixels, given in output (HR) pixels;
+- no halo: bioimageio.core pads the input by a halo (with zeros) *before* its
+  ``scale_range`` pre-processing, which shifts the percentiles; so the image is
+  taken whole, as srscope normalises it (the receptive field is in the README);
 - pre-processing: srscope's normalisation (percentiles ``low``/``high`` of the
   whole image, per channel) is ``scale_range`` over ``y, x`` per sample;
 - post-processing: the spec has no step that inverts a data-dependent
   ``scale_range``, so the output stays in normalised units (the description and
   the output tensor say so); srscope's own output is ``sr * (hi - lo) + lo``;
-- test input: a seeded synthetic LR frame; test output: srscope's engine on it,
-  mapped to normalised units with the same ``lo``/``hi``.
+- test input: a seeded synthetic LR frame; test output: srscope's normalisation and
+  the ONNX graph on it in one piece (equal to ``srscope predict`` away from the
+  border, where srscope reflects the image and the graph zero-pads).
 
 bioimageio.spec is an optional dependency: it is imported inside the functions.
 """
@@ -158,13 +161,16 @@ def test_scene(meta: ModelMetadata, shape: tuple[int, int] = TEST_SHAPE) -> np.n
 
 
 def reference_output(model: Any, lr: np.ndarray) -> np.ndarray:
-    """srscope's engine on ``lr`` ``(C, Y, X)``, in the package's normalised output units."""
+    """What the package computes on ``lr`` ``(C, Y, X)``: srscope's normalisation of the
+    whole image, then the ONNX graph on it in one piece (normalised output units).
+
+    Inside the image this equals ``srscope predict``; within the receptive field of the
+    border the graph's own zero padding applies where srscope reflects the image.
+    """
     from sr_engine.normalize import fit_normalizer
-    from sr_engine.predict import predict
 
     norm = fit_normalizer(model.meta.normalization, lr[None], 1, model.n_channels)
-    sr = predict(model, lr, axes="CYX", normalizer=norm)  # camera units, float32
-    return norm.before(sr.astype(np.float32))
+    return model.run(norm.before(lr)[None].astype(np.float32))[0]
 
 
 def preprocessing(meta: ModelMetadata) -> list[Any]:
@@ -312,7 +318,8 @@ def write_documentation(meta: ModelMetadata, source: str, halo_lr: int, path: Pa
         f"{meta.lr_pixel_size_um / meta.scale:.4g} µm per pixel.",
         f"- normalisation: {meta.normalization.model_dump()} over the whole image, per channel.",
         f"- {output_units(meta)}",
-        f"- receptive field: {halo_lr} LR pixels per side (the output halo, ×{meta.scale}).",
+        f"- receptive field: {halo_lr} LR pixels per side; within it of the border the "
+        "graph zero-pads where `srscope predict` reflects the image.",
         "",
         "## Provenance",
         "",
@@ -365,12 +372,13 @@ def build_description(model: Any, staging: Path) -> Any:
         test_tensor=m.FileDescr(source=staging / "test_input.npy"),
         data=m.IntervalOrRatioDataDescr(type="float32"),
         preprocessing=preprocessing(meta),
-        pad=m.ReflectPadding(),  # srscope reads beyond the border by reflection
     )
     out = m.OutputTensorDescr(
         id=m.TensorId(OUTPUT_ID),
         description="SR image; units: see the model description",
-        axes=output_axes(meta, halo_lr * meta.scale),
+        # no halo: bioimageio.core pads the input by it (zeros) before its percentile
+        # pre-processing, which shifts the normalisation; the image is taken whole instead
+        axes=output_axes(meta, 0),
         test_tensor=m.FileDescr(source=staging / "test_output.npy"),
         data=m.IntervalOrRatioDataDescr(type="float32"),
         postprocessing=postprocessing(meta),

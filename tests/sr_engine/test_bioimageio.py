@@ -44,7 +44,6 @@ def test_tiny_model_validates(tmp_path, tiny):
     assert x.shape == (1, 1, 64, 64) and y.shape == (1, 1, 256, 256)
 
 
-@pytest.mark.xfail(reason="bioimageio.core pads before normalising: see report", strict=False)
 @pytest.mark.parametrize("which", ["tiny", "live_fluo"])
 def test_core_reproduces_srscope(tmp_path, tiny, which):
     res = export_bioimageio(tiny if which == "tiny" else which, tmp_path / f"{which}.zip")
