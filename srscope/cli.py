@@ -57,21 +57,42 @@ _register_parts()
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors become one line on stderr and exit code 2.
 
-    Click itself handles usage errors (exit 2) and ``--help``; anything that is
-    not an :class:`SrscopeError` is a bug and keeps its traceback.
+    Usage errors (a bad option value, an unknown option) are one line too, with
+    click's exit code (2); ``--help`` and ``typer.Exit`` keep theirs. Anything
+    that is not an :class:`SrscopeError` is a bug and keeps its traceback.
     """
     try:
-        app(args=argv, prog_name="srscope")
-    except SystemExit as exc:  # click ends every run with sys.exit
+        code = app(args=argv, prog_name="srscope", standalone_mode=False)
+    except SystemExit as exc:  # a command may still end with sys.exit
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
+    except typer.TyperException as exc:  # click's usage errors (typer vendors click)
+        if type(exc).__name__ != "NoArgsIsHelpError":  # that one's help is already shown
+            _error_line(_usage_message(exc))
+        return getattr(exc, "exit_code", 2)
+    except typer.Abort:
+        _error_line("aborted")
+        return 1
     except SrscopeError as exc:
-        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        _error_line(str(exc))
         return 2
     except KeyboardInterrupt:
         typer.secho("interrupted: what was acquired or computed so far is kept", err=True)
         return 130
-    return 0
+    return code if isinstance(code, int) else 0
+
+
+def _error_line(message: str) -> None:
+    """One line on stderr: ``error: MESSAGE`` with its whitespace folded."""
+    typer.secho(f"error: {' '.join(message.split())}", err=True, fg=typer.colors.RED)
+
+
+def _usage_message(exc: typer.TyperException) -> str:
+    """Click's message, prefixed with the subcommand it is about (``snap: ...``)."""
+    ctx = getattr(exc, "ctx", None)
+    where = ctx.command_path.removeprefix("srscope").strip() if ctx is not None else ""
+    text = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    return f"{where}: {text}" if where else text
 
 
 if __name__ == "__main__":  # pragma: no cover
