@@ -40,3 +40,24 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
     return Path(path)
+
+
+def check_output(path: str | os.PathLike, overwrite: bool, flag: str = "--overwrite") -> None:
+    """Refuse, before anything is written, an output that cannot or should not be written.
+
+    An existing ``path`` (unless ``overwrite``), a path under a regular file, or a
+    folder this process cannot write into is one :class:`SrscopeError` line.
+    """
+    from srscope.errors import SrscopeError
+
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise SrscopeError(f"{path} exists; pass {flag} to replace it")
+    parent = path.parent if str(path.parent) else Path(".")
+    for p in (parent, *parent.parents):
+        if p.exists():
+            if not p.is_dir():
+                raise SrscopeError(f"cannot write {path}: {p} is not a folder")
+            if not os.access(p, os.W_OK | os.X_OK):
+                raise SrscopeError(f"cannot write {path}: no permission to write in {p}")
+            break

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import typer
 
+from srscope.atomic import check_output
+
 
 def register(app: typer.Typer) -> None:
     """Add this part's subcommands to the ``srscope`` app."""
@@ -134,20 +136,6 @@ def _read_config(path: Path) -> object:
         raise SrscopeError(
             f"--config {path} is not a TrainConfig JSON: {where}: {err['msg']}"
         ) from None
-
-
-def check_output(path: Path, overwrite: bool) -> None:
-    """Refuse to replace an existing output (unless asked) or to write where one cannot."""
-    from srscope.errors import SrscopeError
-
-    if path.exists() and not overwrite:
-        raise SrscopeError(f"{path} exists; pass --overwrite to replace it")
-    parent = path.parent if str(path.parent) else Path(".")
-    for p in (parent, *parent.parents):
-        if p.exists():
-            if not p.is_dir():
-                raise SrscopeError(f"cannot write {path}: {p} is not a folder")
-            break
 
 
 def train(
@@ -280,6 +268,7 @@ def train(
     if not real_validation:
         data_cfg["real_validation"] = False
     cfg = _validated(TrainConfig, data_cfg)
+    check_output(out, overwrite=True)  # a folder for it (and its OUT.train workdir)
     res = train_model(
         data if len(data) > 1 else data[0],
         degradation,
