@@ -162,10 +162,15 @@ def snap(
     specimen: str = typer.Option(None, help="Sim only: tissue, he, usaf1951 or an image path"),
     sim: bool = typer.Option(True, "--sim/--no-sim", help=SIM_HELP),
     config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out"),
 ) -> None:
     """Take one image and write it as OME-TIFF with pixel size and stage position."""
     from acquisition.ome_io import write_ome_tiff
+    from srscope.atomic import check_output
 
+    if not out.name.lower().endswith((".tif", ".tiff")):
+        raise SrscopeError(f"--out {out}: snap writes OME-TIFF; name it .ome.tif")
+    check_output(out, overwrite)
     with _open(sim, config, roi, specimen) as scope:
         if x is not None or y is not None or z is not None:
             scope.move_to(x, y, z)
@@ -193,6 +198,7 @@ def live(
         True, "--realtime/--no-realtime", help="Sim only: frames take their exposure time"
     ),
     model: str = typer.Option(None, "--model", help="SR model (.onnx or bundled name)"),
+    allow_mismatch: bool = typer.Option(False, "--allow-mismatch", help=ALLOW_MISMATCH_HELP),
     zoom_model: str = typer.Option(None, help="Window only: full-quality model when zoomed"),
     out: Path = typer.Option(Path("srscope_out"), "--out", help="Window only: output folder"),
     screenshot: Path = typer.Option(None, help="Window only: PNG of the window"),
@@ -220,14 +226,19 @@ def live(
             threads=threads,
         )
         return
-    processor = _ModelProcessor(model, threads) if model else None
     with _open(sim, config, roi, realtime=realtime) as scope:
         if objective:
             scope.set_objective(objective)
         if channel:
             scope.set_channel(channel)
-        if exposure:
+        if exposure is not None:
             scope.set_exposure(exposure)
+        if model:  # the frames it will see: this objective's pixels, this channel
+            from acquisition.model_fit import model_fit_on_rig
+
+            current = scope.core.getCurrentConfig(scope.settings.channel_group) or ""
+            model_fit_on_rig(scope, model, [current], None, allow_mismatch)
+        processor = _ModelProcessor(model, threads) if model else None
         stream = scope.live(processor)
         with stream:
             got = stream.wait_frames(frames, timeout=max(30.0, frames * 2.0))
@@ -268,10 +279,15 @@ def references(
     specimen: str = typer.Option(None, help="Sim only: tissue, he, usaf1951 or an image path"),
     sim: bool = typer.Option(True, "--sim/--no-sim", help=SIM_HELP),
     config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Write into a non-empty --out"),
 ) -> None:
     """Capture a reference set: HR and LR images of each channel at N stage positions."""
     from acquisition.references import grid_positions, random_positions
+    from srscope.atomic import check_output
 
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise SrscopeError(f"{out} exists and is not empty; pass --overwrite or a new folder")
+    check_output(out, overwrite=True)
     if layout not in ("random", "grid"):
         raise SrscopeError(f"--layout must be random or grid, got {layout!r}")
     if positions:
@@ -322,9 +338,11 @@ def scan(
 ) -> None:
     """Tile scan of a slide area or plate wells at the LR objective: OME-Zarr + mosaic."""
     from acquisition.scan import ScanPlan
+    from srscope.atomic import check_output
 
     plan = None
     if not resume:
+        check_output(out, overwrite=True)  # a folder; an existing scan is refused below
         if area is None and center is None and plate is None:
             center = "0,0"
         try:
@@ -344,7 +362,12 @@ def scan(
         except ValueError as exc:
             if isinstance(exc, SrscopeError):
                 raise
-            first = exc.errors()[0]["msg"] if hasattr(exc, "errors") else str(exc)
+            if hasattr(exc, "errors"):
+                err = exc.errors()[0]
+                where = ".".join(str(p) for p in err["loc"])
+                first = f"{where} = {err.get('input')!r}: {err['msg']}"
+            else:
+                first = str(exc)
             raise SrscopeError(f"bad scan plan: {first}") from None
     from acquisition.scan import ScanInterrupted
 

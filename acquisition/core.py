@@ -56,13 +56,16 @@ def open_core(config: str | Path | None = None) -> CMMCorePlus:
         raise ConfigError(f"cannot read config file {path}: {exc}") from None
     python_devices = "#py " in text
     # our Python devices need no Micro-Manager install: skip its discovery (and error log)
-    core = UniMMCore(mm_path=str(path.parent)) if python_devices else CMMCorePlus()
+    with _quiet_pymmcore():  # CMMCorePlus() logs an error when it finds no Micro-Manager
+        core = UniMMCore(mm_path=str(path.parent)) if python_devices else CMMCorePlus()
     msg = ""
     try:
         with _quiet_pymmcore():
             core.loadSystemConfiguration(str(path))
     except Exception as exc:
         msg = " ".join(str(exc).split())
+    if not msg and not core.getCameraDevice():
+        msg = "it defines no camera (is it a Micro-Manager hardware configuration?)"
     if msg:
         close_core(core)
         del core

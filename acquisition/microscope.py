@@ -25,6 +25,17 @@ from srscope.errors import SrscopeError
 if TYPE_CHECKING:
     from acquisition.live import FrameProcessor, LiveStream
 
+MAX_EXPOSURE_MS = 600_000.0  # 10 min: longer is a typo (and would block a snap for days)
+
+
+def check_exposure(exposure_ms: float) -> float:
+    """An exposure time in ms a camera can take: > 0 and at most 10 minutes."""
+    if not 0 < exposure_ms <= MAX_EXPOSURE_MS:
+        raise SrscopeError(
+            f"exposure must be > 0 and ≤ {MAX_EXPOSURE_MS:g} ms (10 min), got {exposure_ms}"
+        )
+    return exposure_ms
+
 
 class Microscope:
     """A microscope you can snap, stream, move, scan and capture references with.
@@ -165,8 +176,7 @@ class Microscope:
         return float(self.core.getExposure())
 
     def set_exposure(self, exposure_ms: float) -> None:
-        if not exposure_ms > 0:
-            raise SrscopeError(f"exposure must be > 0 ms, got {exposure_ms}")
+        check_exposure(exposure_ms)
         self.core.setExposure(float(exposure_ms))
 
     def set_roi(self, x: int, y: int, width: int, height: int) -> None:

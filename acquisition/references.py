@@ -93,8 +93,9 @@ def capture_references(
     progress: Callable[[int, int], None] | None = None,
 ) -> ReferenceSet:
     """Capture HR (and LR, unless ``lr_objective=None``) images at each position."""
+    from acquisition.microscope import check_exposure
+
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     hr_obj = microscope.resolve_objective(hr_objective or microscope.settings.hr_objective)
     lr_name = microscope.settings.lr_objective if lr_objective == "default" else lr_objective
     lr_obj = microscope.resolve_objective(lr_name) if lr_name else None
@@ -105,6 +106,9 @@ def capture_references(
             )
     if not positions:
         raise SrscopeError("no reference positions given")
+    check_exposure(hr_exposure_ms)
+    if lr_obj is not None:
+        check_exposure(lr_exposure_ms)
     px = {}
     for obj in filter(None, (hr_obj, lr_obj)):
         microscope.set_objective(obj)
@@ -115,6 +119,7 @@ def capture_references(
             f"LR/HR pixel sizes {px[lr_obj]} / {px[hr_obj]} µm give scale {scale}; 2 to 5 supported"
         )
     refs = ReferenceSet(scale=scale)
+    out.mkdir(parents=True, exist_ok=True)  # only once everything above is valid
     total = len(positions)
     for i, (x, y) in enumerate(positions):
         microscope.move_to(x, y, z_um)

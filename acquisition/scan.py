@@ -61,6 +61,9 @@ class ScanInterrupted(KeyboardInterrupt):
         self.total = total
 
 
+MAX_TILES = 100_000  # a whole slide at 5x is a few thousand
+
+
 class ScanPlan(BaseModel):
     """What to scan: a slide area, a grid around a centre, or wells of a plate."""
 
@@ -97,6 +100,13 @@ class ScanPlan(BaseModel):
         fov = {"fov_width": fov_w_um, "fov_height": fov_h_um, "overlap": self.overlap * 100.0}
         if self.area_um is not None:
             x0, y0, x1, y1 = self.area_um
+            step_w, step_h = fov_w_um * (1 - self.overlap), fov_h_um * (1 - self.overlap)
+            tiles = (abs(x1 - x0) / step_w + 1) * (abs(y1 - y0) / step_h + 1)
+            if not tiles <= MAX_TILES:  # refuse before useq lays out (and allocates) the grid
+                raise SrscopeError(
+                    f"--area {x0:g},{y0:g},{x1:g},{y1:g} µm needs about {tiles:.3g} tiles of "
+                    f"{fov_w_um:.4g}x{fov_h_um:.4g} µm; at most {MAX_TILES} per scan"
+                )
             edges = useq.GridFromEdges(
                 top=max(y0, y1), bottom=min(y0, y1), left=min(x0, x1), right=max(x0, x1), **fov
             )
@@ -197,8 +207,12 @@ def run_scan(
     if resume:
         if not state_file.is_file():
             raise SrscopeError(f"nothing to resume: no scan.json in {out}")
-        state = json.loads(state_file.read_text())
-        plan = ScanPlan.model_validate(state["plan"])
+        try:
+            state = json.loads(state_file.read_text())
+            plan = ScanPlan.model_validate(state["plan"])
+        except (ValueError, KeyError, TypeError) as exc:
+            msg = " ".join(str(exc).split())[:200]
+            raise SrscopeError(f"cannot resume: {state_file} is damaged ({msg})") from None
     else:
         if plan is None:
             raise SrscopeError("no scan plan given")

@@ -16,6 +16,7 @@ from acquisition.live import FrameProcessor, ProcessorRelay
 from acquisition.models import FrameMeta
 from acquisition.scan import _block_sigint, _quiet_cancel, _stop_worker
 from srscope import logger
+from srscope.atomic import check_output
 from srscope.errors import SrscopeError
 
 OUTPUT_SUFFIXES = (".ome.zarr", ".zarr", ".ome.tif", ".ome.tiff", ".tif", ".tiff")
@@ -39,6 +40,12 @@ def load_sequence(path: str | Path) -> useq.MDASequence:
         raise SrscopeError(f"{path.name} is not valid YAML/JSON: {first}") from None
     if not isinstance(data, dict):
         raise SrscopeError(f"{path.name} does not describe a useq MDASequence (a mapping)")
+    unknown = sorted(set(data) - set(useq.MDASequence.model_fields))
+    if unknown:  # useq ignores them: a typo would silently change the acquisition
+        raise SrscopeError(
+            f"{path.name}: unknown key(s) {', '.join(map(repr, unknown))}; an MDASequence has "
+            f"{', '.join(sorted(useq.MDASequence.model_fields))}"
+        )
     try:
         return useq.MDASequence.model_validate(data)
     except ValidationError as exc:
@@ -67,8 +74,7 @@ def acquire(
     out = Path(output)
     if not str(out).lower().endswith(OUTPUT_SUFFIXES):
         raise SrscopeError(f"output must end in one of {', '.join(OUTPUT_SUFFIXES)}: {out}")
-    if out.exists() and not overwrite:
-        raise SrscopeError(f"{out} exists; choose another output or overwrite")
+    check_output(out, overwrite)
     _check_sequence(microscope, sequence)
     core = microscope.core
     total = _count(sequence)
