@@ -16,6 +16,7 @@ BACKEND_PARAM = typer.Option(
     help="auto (fastest that matches ONNX Runtime fp32 on a reference input), "
     "onnxruntime, openvino (optional package)",
 )
+PREDICT_DTYPES = ("float32", "input", "uint16", "uint8")
 PRECISION_PARAM = typer.Option(
     "auto", "--precision", help="auto, fp32, bf16 (CPUs with avx512_bf16 / amx_bf16, openvino)"
 )
@@ -50,11 +51,13 @@ def predict(
     overlap: int = typer.Option(None, help="context per side in LR px (default: receptive field)"),
     batch: int = typer.Option(1, help="tiles per model call"),
     dtype: str = typer.Option("float32", help="output dtype: float32, input, uint16, uint8"),
-    threads: int = typer.Option(None, help="ONNX Runtime intra-op threads"),
+    threads: int = typer.Option(None, min=1, help="ONNX Runtime intra-op threads"),
     provider: list[str] = typer.Option(
         None, help="execution provider(s), e.g. CPUExecutionProvider"
     ),
-    memory_mb: float = typer.Option(1024, help="working-memory budget for the automatic tile size"),
+    memory_mb: float = typer.Option(
+        1024, min=16, help="working-memory budget for the automatic tile size"
+    ),
     resume: bool = typer.Option(True, help="continue an interrupted run from OUT.partial"),
     overwrite: bool = typer.Option(False, help="replace an existing OUT"),
     backend: str = BACKEND_PARAM,
@@ -71,7 +74,10 @@ def predict(
     from sr_engine.bundled import resolve_model
     from sr_engine.model import SRModel
     from sr_engine.stream import predict_file
+    from srscope.errors import SrscopeError
 
+    if dtype not in PREDICT_DTYPES:
+        raise SrscopeError(f"--dtype must be one of {', '.join(PREDICT_DTYPES)}, got {dtype!r}")
     m = SRModel(
         resolve_model(model),
         providers=provider or None,
@@ -134,9 +140,9 @@ def bench(
     model: list[str] = typer.Option(
         None, help="model file(s) or bundled names; default: random-weight paper and live models"
     ),
-    threads: int = typer.Option(None, help="ONNX Runtime intra-op threads"),
-    size: int = typer.Option(512, help="LR image side for throughput"),
-    repeats: int = typer.Option(3, help="timed repetitions (best is reported)"),
+    threads: int = typer.Option(None, min=1, help="ONNX Runtime intra-op threads"),
+    size: int = typer.Option(512, min=16, max=16384, help="LR image side for throughput"),
+    repeats: int = typer.Option(3, min=1, help="timed repetitions (best is reported)"),
     gigapixel: bool = typer.Option(False, help="stream a full 0.38-gigapixel output (minutes)"),
     quick: bool = typer.Option(False, help="tiny sizes (smoke test, figures meaningless)"),
     torch_compare: bool = typer.Option(True, help="compare with PyTorch eager tiles if installed"),
@@ -153,8 +159,11 @@ def bench(
 
     from sr_engine.backend import check_request
     from sr_engine.bench import BenchConfig, run_bench
+    from srscope.atomic import check_output
 
     check_request(backend, precision)
+    if json_out is not None:
+        check_output(json_out, overwrite=True)  # a folder for it, before minutes of timing
 
     cfg = BenchConfig(
         models=model or [],

@@ -18,6 +18,7 @@ import numpy as np
 from sr_engine.axes import Layout, resolve_layout
 from srscope import logger
 from srscope.errors import SrscopeError
+from srscope.pixels import check_pixel_dtype
 
 # tifffile axis codes -> ours (S: samples/RGB; I, Q: unnamed image sequence)
 _TIFF_AXES = {"S": "C", "I": "Z", "Q": "Z", "T": "T", "Z": "Z", "C": "C", "Y": "Y", "X": "X"}
@@ -125,6 +126,8 @@ def _open_tiff(path: Path, n_channels: int, axes: str | None) -> Source:
     tf = tifffile.TiffFile(path)
     try:
         series = tf.series[0]
+        _check_tiff_data(tf, path)
+        check_pixel_dtype(series.dtype, str(path))
         tiff_axes = "".join(_TIFF_AXES.get(a, "Z") for a in series.axes)
         arr = zarr.open(series.aszarr(level=0), mode="r")
         shape = tuple(arr.shape)
@@ -136,6 +139,20 @@ def _open_tiff(path: Path, n_channels: int, axes: str | None) -> Source:
         tf.close()
         raise
     return Source(arr, layout, px, str(path), channels=channels, _close=tf.close)
+
+
+def _check_tiff_data(tf, path: Path) -> None:
+    """Refuse a TIFF whose pixel data is not all in the file (truncated, or a lying header)."""
+    size = path.stat().st_size
+    for page in (tf.pages[0], tf.pages[-1]) if len(tf.pages) > 1 else (tf.pages[0],):
+        ends = [o + n for o, n in zip(page.dataoffsets, page.databytecounts, strict=False)]
+        if ends and max(ends) > size:
+            raise SrscopeError(f"{path} is truncated: its pixel data ends past the end of the file")
+        if page.compression == 1 and sum(page.databytecounts) < page.nbytes:
+            raise SrscopeError(
+                f"{path} is damaged: its header claims {page.shape} pixels "
+                f"({page.nbytes} bytes) but it holds {sum(page.databytecounts)} bytes"
+            )
 
 
 def _squeeze_axes(axes: str, shape: tuple[int, ...], n_channels: int) -> str:

@@ -4,3 +4,6 @@ import logging
 
 logger = logging.getLogger("srscope")
 logger.addHandler(logging.NullHandler())
+# tifffile logs warnings and errors for every damaged file it reads; srscope checks
+# what it reads and its own one-line error names the file instead.
+logging.getLogger("tifffile").setLevel(logging.CRITICAL)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from srscope.errors import SrscopeError
+from srscope.pixels import check_finite, check_pixel_dtype
 from srscope.references import REFERENCES_FILE, ReferenceSet
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png")
@@ -49,11 +50,15 @@ def read_image(path: str | Path) -> np.ndarray:
                 return np.asarray(im)
         import tifffile
 
-        return tifffile.imread(path)
+        arr = tifffile.imread(path)
     except SrscopeError:
         raise
     except Exception as exc:
         raise SrscopeError(f"cannot read image {path}: {type(exc).__name__}: {exc}") from None
+    if arr.size == 0:
+        raise SrscopeError(f"cannot read image {path}: it holds no pixels (damaged or not a TIFF)")
+    check_pixel_dtype(arr.dtype, str(path))
+    return arr
 
 
 def to_sources(name: str, arr: np.ndarray, channels: list[str] | None = None) -> list[Source]:
@@ -111,8 +116,8 @@ def load_reference_hr(
     if not stack_channels:
         sources = []
         for i, e in enumerate(entries):
-            img = read_image(folder / e.hr.file)
-            src = to_sources(f"{i:03d}_{e.channel}", _plane(img, e.hr.file), [e.channel])[0]
+            img = read_plane(folder / e.hr.file)
+            src = to_sources(f"{i:03d}_{e.channel}", img, [e.channel])[0]
             src.pixel_size_um = e.hr.pixel_size_um
             src.meta = {"position_um": list(e.position_um), "entry": i}
             if e.lr is not None:
@@ -121,9 +126,7 @@ def load_reference_hr(
         return sources, refs
     by_pos: dict[tuple[float, float, float], dict[str, np.ndarray]] = {}
     for e in entries:
-        by_pos.setdefault(tuple(e.position_um), {})[e.channel] = _plane(
-            read_image(folder / e.hr.file), e.hr.file
-        )
+        by_pos.setdefault(tuple(e.position_um), {})[e.channel] = read_plane(folder / e.hr.file)
     names = refs.channels if channel is None else [channel]
     sources = []
     for i, (pos, chans) in enumerate(by_pos.items()):
@@ -143,8 +146,10 @@ def _plane(img: np.ndarray, name: str) -> np.ndarray:
 
 
 def read_plane(path: str | Path) -> np.ndarray:
-    """The one 2-D plane of a capture file, as stored."""
-    return _plane(read_image(path), str(path))
+    """The one 2-D plane of a capture file, as stored (refused if it has NaN or Inf)."""
+    img = _plane(read_image(path), str(path))
+    check_finite(img, str(path))
+    return img
 
 
 def load_sources(

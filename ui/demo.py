@@ -71,6 +71,8 @@ class DemoSettings(BaseModel):
                 rows, cols = (int(v) for v in value.lower().split("x"))
             except ValueError:
                 raise ValueError(f"scan must look like 3x3, got {value!r}") from None
+            if not (1 <= rows <= 50 and 1 <= cols <= 50):
+                raise ValueError(f"scan must have 1 to 50 rows and columns, got {value!r}")
             return rows, cols
         return value
 
@@ -183,12 +185,10 @@ def _field_positions(
 def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoResult:
     """Run every step; returns where everything went and how long it took."""
     from acquisition.core import open_core
+    from srscope.atomic import check_output
 
     out = Path(settings.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise SrscopeError(f"cannot create output folder {out}: {exc.strerror}") from None
+    check_output(out, overwrite=True)  # created once the models and the rig are checked
     clock = _Clock(progress)
     notes: list[str] = []
     files: dict[str, str] = {}
@@ -215,6 +215,10 @@ def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoRe
         lr_obj = _objective(core, LR_OBJECTIVE_MAG)
         hr_obj = _objective(core, HR_OBJECTIVE_MAG)
         x0, y0 = core.getXYPosition()
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SrscopeError(f"cannot create output folder {out}: {exc.strerror}") from None
 
         # 1. snap a 5x frame and super-resolve it
         with clock.step("snap 5x"):

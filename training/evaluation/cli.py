@@ -27,10 +27,12 @@ def evaluate_cmd(
         Path | None,
         typer.Option(help="degradation.json (default: the one inside the model file)"),
     ] = None,
-    field_size: Annotated[int, typer.Option(help="scoring field side in HR pixels")] = 384,
-    rl_iterations: Annotated[int, typer.Option(help="Richardson–Lucy iterations")] = 10,
+    field_size: Annotated[
+        int, typer.Option(min=32, max=16384, help="scoring field side in HR pixels")
+    ] = 384,
+    rl_iterations: Annotated[int, typer.Option(min=1, help="Richardson–Lucy iterations")] = 10,
     max_entries: Annotated[
-        int | None, typer.Option(help="evaluate only the first N entries")
+        int | None, typer.Option(min=1, help="evaluate only the first N entries")
     ] = None,
     threshold: Annotated[float, typer.Option(help="consistency |z| threshold")] = 3.0,
 ) -> None:
@@ -38,6 +40,7 @@ def evaluate_cmd(
     from rich.console import Console
     from rich.table import Table
 
+    from srscope.atomic import check_output
     from srscope.degradation import DegradationRecord
     from srscope.errors import SrscopeError
     from training.evaluation.evaluate import evaluate
@@ -45,8 +48,7 @@ def evaluate_cmd(
 
     if not 0.0 <= alpha <= 1.0:
         raise SrscopeError(f"--alpha must be in [0, 1], got {alpha}")
-    if field_size < 32:
-        raise SrscopeError(f"--field-size must be ≥ 32, got {field_size}")
+    check_output(out, overwrite=True)
     rec = DegradationRecord.load(record) if record else None
     sr = _load_model(model)
     gan = _load_model(gan_model) if gan_model else None
@@ -111,8 +113,17 @@ def usaf_cmd(
     """USAF 1951 target: contrast per element, finest resolved element, edge FWHM (LR/SR/HR)."""
     from rich.console import Console
 
+    from srscope.atomic import check_output
+    from srscope.errors import SrscopeError
     from training.evaluation.usaf_report import run_usaf, write_usaf_report
 
+    for flag, value in (
+        ("--pixel-size-um", pixel_size_um),
+        ("--hr-pixel-size-um", hr_pixel_size_um),
+    ):
+        if value is not None and not value > 0:
+            raise SrscopeError(f"{flag} must be > 0, got {value}")
+    check_output(out, overwrite=True)
     sr = _load_model(model) if model else None
     report, figures = run_usaf(
         image=image,

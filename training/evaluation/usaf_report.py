@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from srscope.atomic import write_text_atomic
 from srscope.errors import SrscopeError
+from srscope.pixels import check_finite
 from training.evaluation.baselines import bicubic
 from training.evaluation.usaf import (
     Triplet,
@@ -50,6 +51,7 @@ def read_plane_and_pixel_size(path: Path) -> tuple[np.ndarray, float | None]:
     img = np.squeeze(np.asarray(read_image(path), dtype=np.float32))
     if img.ndim != 2:
         raise SrscopeError(f"{path}: expected one 2-D plane, got shape {img.shape}")
+    check_finite(img, str(path))
     px = None
     if path.suffix.lower() in {".tif", ".tiff"}:
         import tifffile
