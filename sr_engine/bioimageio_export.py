@@ -26,11 +26,8 @@ bioimageio.spec is an optional dependency: it is imported inside the functions.
 
 from __future__ import annotations
 
-import inspect
-import re
 import shutil
 import tempfile
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,56 +68,7 @@ def require_spec() -> Any:
         raise SrscopeError(
             "bioimage.io export needs bioimageio.spec: pip install 'srscope[bioimageio]'"
         ) from None
-    patch_spec_serializer()
     return spec
-
-
-_INFO_AS_INDEX_KEY = re.compile(r"handler\(\s*(\w+),\s*info,[^\n]*\n\s*\)")
-
-
-def patch_spec_serializer() -> list[str]:
-    """Make bioimageio.spec < 0.5.14 serialise under pydantic >= 2.14.
-
-    Those spec versions call pydantic wrap-serializer handlers as ``handler(value,
-    info)``; pydantic 2.14 rejects ``info`` as an index key (pydantic#13506), so no
-    model with a file (weights, test tensors, cover) can even be constructed.
-    bioimageio.spec 0.5.14 calls ``handler(value)``, but bioimageio.core 0.11 pins
-    spec 0.5.12. The functions are already captured in pydantic schemas, so each
-    one's code is swapped for the same source with ``handler(value)`` (same
-    globals). Idempotent; a no-op on fixed versions. Returns what it patched.
-    """
-    from bioimageio.spec._internal import io_packaging
-    from bioimageio.spec._internal import validated_string_with_inner_node as vs
-    from bioimageio.spec.model import v0_4
-
-    funcs = [
-        io_packaging.package_file_descr_serializer,
-        v0_4.package_weights,
-        vs.ValidatedStringWithInnerNode.__dict__.get("_serialize"),
-    ]
-    return [name for f in funcs if (name := _drop_info_argument(f))]
-
-
-def _drop_info_argument(func: Any) -> str:
-    func = getattr(func, "wrapped", func)  # a pydantic decorator proxy
-    func = getattr(func, "__func__", func)
-    if not callable(func) or not hasattr(func, "__code__") or hasattr(func, "_srscope_patched"):
-        return ""
-    try:
-        source = textwrap.dedent(inspect.getsource(func))
-    except (OSError, TypeError):
-        return ""
-    fixed = _INFO_AS_INDEX_KEY.sub(r"handler(\1)", source)
-    if fixed == source:
-        return ""
-    lines = fixed.splitlines()
-    while lines and lines[0].lstrip().startswith("@"):
-        lines.pop(0)  # decorators would re-register the function
-    namespace: dict[str, Any] = {}
-    exec(compile("\n".join(lines), func.__code__.co_filename, "exec"), func.__globals__, namespace)
-    func.__code__ = namespace[func.__name__].__code__
-    func._srscope_patched = True
-    return func.__qualname__
 
 
 def load_model(spec: str | Path) -> Any:
