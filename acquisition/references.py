@@ -93,7 +93,10 @@ def capture_references(
     progress: Callable[[int, int], None] | None = None,
 ) -> ReferenceSet:
     """Capture HR (and LR, unless ``lr_objective=None``) images at each position."""
+    import useq
+
     from acquisition.microscope import check_exposure
+    from acquisition.scan import _check_reachable
 
     out = Path(out_dir)
     hr_obj = microscope.resolve_objective(hr_objective or microscope.settings.hr_objective)
@@ -109,6 +112,8 @@ def capture_references(
     check_exposure(hr_exposure_ms)
     if lr_obj is not None:
         check_exposure(lr_exposure_ms)
+    for i, (x, y) in enumerate(positions):  # all of them, before the first capture
+        _check_reachable(microscope, useq.Position(x=x, y=y, name=f"p{i:03d}"))
     px = {}
     for obj in filter(None, (hr_obj, lr_obj)):
         microscope.set_objective(obj)

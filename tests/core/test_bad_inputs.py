@@ -245,6 +245,11 @@ CASES: list[Case] = [
     ),
     C("refs-lr-exposure-zero", ["references", *SIM, "-o", "r", "--lr-exposure", "0"], "exposure"),
     C("refs-bad-positions", ["references", *SIM, "-o", "r", "--positions", "1,2;x,y"], "x,y"),
+    C(
+        "refs-unreachable-position",
+        ["references", *SIM, "-o", "r", "--positions", "0,0;1e9,0"],
+        "outside the stage travel",
+    ),
     C("refs-unknown-hr-objective", ["references", *SIM, "-o", "r", "--hr", "7x"], "7x"),
     C("refs-existing-set", ["references", *SIM, "-o", "refs", "--n", "1"], "exists", refs),
     C(
