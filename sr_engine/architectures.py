@@ -6,7 +6,8 @@ need neither torch nor a trained model:
 - ``paper``: conv3×3+ReLU head, 16 residual blocks [conv3×3, BN, ReLU, conv3×3,
   BN] + shortcut, long skip, two (conv 64→256, pixel shuffle ×2, ReLU) stages,
   conv3×3 tail, plus the nearest-upsampled input (input skip); ~3.9 MFLOP per LR px.
-- ``live``: ESPCN-like — conv5×5 32, conv3×3 32, conv3×3 C·s², pixel shuffle, + input skip.
+- ``live``: ESPCN-like — conv5×5 32, conv3×3 32, conv3×3 C·s² (+ a linear conv5×5 C·s²
+  of the input with ``linear_skip``), pixel shuffle, + input skip.
 - ``srgan_export``: a standard SRGAN export from elsewhere (9×9 head and PReLU, PReLU
   after each pixel shuffle, a 9×9 HR tail to C channels, no input skip).
 """
@@ -58,15 +59,20 @@ def live_espcn(
     features: int = 32,
     layers: int = 3,
     input_skip: bool = True,
+    linear_skip: bool = False,
     seed: int = 0,
     meta: ModelMetadata | None = None,
 ) -> Any:
-    """ESPCN-like live model with random weights."""
+    """ESPCN-like live model with random weights; ``linear_skip`` adds the live preset's
+    learned linear 5×5 path from the input to every sub-pixel."""
     g = GraphBuilder(channels, seed)
     x = g.op("Relu", [g.conv(INPUT, channels, features, 5)])
     for _ in range(layers - 2):
         x = g.op("Relu", [g.conv(x, features, features, 3)])
-    x = g.pixel_shuffle(g.conv(x, features, channels * scale * scale, 3, gain=0.3), scale)
+    x = g.conv(x, features, channels * scale * scale, 3, gain=0.3)
+    if linear_skip:
+        x = g.op("Add", [x, g.conv(INPUT, channels, channels * scale * scale, 5, gain=0.3)])
+    x = g.pixel_shuffle(x, scale)
     if input_skip:
         x = g.op("Add", [x, g.resize_nearest(INPUT, float(scale))])
     model = g.build(x, "live-espcn")

@@ -7,6 +7,10 @@ flicker. Statistics are per channel.
 
 from __future__ import annotations
 
+import functools
+import itertools
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,13 +46,43 @@ class Normalizer:
         lo, span = self._coef(x.ndim, axis)
         return (np.asarray(x, dtype=np.float32) - lo) / span
 
-    def after(self, y: np.ndarray, axis: int = -3) -> np.ndarray:
-        """Model units -> camera units (float32), in place when ``y`` is float32."""
+    def after(self, y: np.ndarray, axis: int = -3, out: np.ndarray | None = None) -> np.ndarray:
+        """Model units -> camera units (float32), in place when ``y`` is float32.
+
+        ``out`` receives the result instead (e.g. a contiguous buffer for a cropped
+        view of the model's output: one pass fewer than denormalise-then-copy).
+        Large arrays are done in row bands on every core (NumPy releases the GIL):
+        a live 2048² SR frame is otherwise a fifth of the frame time on 2 cores.
+        """
         lo, span = self._coef(y.ndim, axis)
         y = np.asarray(y, dtype=np.float32)
-        y *= span
-        y += lo
-        return y
+        out = y if out is None else out
+
+        def band(rows: slice) -> None:
+            part = out[..., rows, :]
+            np.multiply(y[..., rows, :], span, out=part)
+            part += lo
+
+        n = _pool_size() if y.size >= _PARALLEL_MIN and y.ndim >= 2 else 1
+        edges = np.linspace(0, y.shape[-2], n + 1).astype(int)
+        bands = [slice(a, b) for a, b in itertools.pairwise(edges)]
+        if n == 1:
+            band(bands[0])
+        else:
+            list(_pool().map(band, bands))
+        return out
+
+
+_PARALLEL_MIN = 1 << 20
+
+
+def _pool_size() -> int:
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+@functools.cache
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(_pool_size(), thread_name_prefix="srscope-denorm")
 
 
 def strided_sample(image: np.ndarray, channel_axis: int | None, max_samples: int) -> np.ndarray:

@@ -68,6 +68,7 @@ def optimize_graph(model: Any) -> tuple[Any, list[str]]:
     notes += _prelu_before_shuffle(graph, inits)
     notes += _subpixel_tail(graph, inits)
     notes += _skip_before_shuffle(graph, inits)
+    notes += _skip_into_linear_conv(graph, inits)
     used = {i for n in graph.node for i in n.input}
     for t in [t for t in graph.initializer if t.name not in used]:
         graph.initializer.remove(t)
@@ -265,6 +266,71 @@ def _skip_before_shuffle(graph: Any, inits: dict[str, Any]) -> list[str]:
             graph.node.remove(rsz)
         notes.append(f"input skip added before DepthToSpace {out}")
     return notes
+
+
+def _skip_into_linear_conv(graph: Any, inits: dict[str, Any]) -> list[str]:
+    """``Add(Add(a, Conv(x)), x)`` -> ``Add(a, Conv'(x))`` with 1 added to Conv's centre tap.
+
+    After :func:`_skip_before_shuffle` the input skip is an Add of the 1-channel
+    input broadcast over the s² sub-pixel channels. Where a conv of that same
+    input (the live and balanced presets' learned linear path) is summed at the
+    same point, the identity is one more tap of it: the Add of a full LR-sized
+    s²-channel tensor disappears and the conv's own Add can fuse into its producer.
+    """
+    from onnx import numpy_helper
+
+    producers = {o: n for n in graph.node for o in n.output}
+    users = _consumers(graph)
+    graph_inputs = {i.name for i in graph.input if i.name not in inits}
+    notes = []
+    for skip in list(graph.node):
+        if skip.op_type != "Add" or sum(i in graph_inputs for i in skip.input) != 1:
+            continue
+        x = next(i for i in skip.input if i in graph_inputs)
+        other = next(i for i in skip.input if i != x)
+        inner = producers.get(other)
+        if inner is None or inner.op_type != "Add" or len(users.get(other, [])) != 1:
+            continue
+        conv = next(
+            (
+                producers[i]
+                for i in inner.input
+                if i in producers
+                and _is_centred_conv_of(producers[i], x, inits)
+                and len(users.get(i, [])) == 1
+            ),
+            None,
+        )
+        if conv is None:
+            continue
+        w = numpy_helper.to_array(inits[conv.input[1]]).copy()
+        w[:, 0, w.shape[2] // 2, w.shape[3] // 2] += 1.0
+        name = conv.input[1] + "_with_skip"
+        graph.initializer.append(numpy_helper.from_array(w, name))
+        conv.input[1] = name
+        inner.output[0] = skip.output[0]  # the inner sum is now the whole sum
+        graph.node.remove(skip)
+        notes.append(f"input skip folded into the linear conv {conv.output[0]}")
+    return notes
+
+
+def _is_centred_conv_of(node: Any, x: str, inits: dict[str, Any]) -> bool:
+    """A stride-1, undilated, 1-group Conv of ``x`` with an odd kernel and 'same' pads."""
+    if node.op_type != "Conv" or node.input[0] != x or node.input[1] not in inits:
+        return False
+    dims = list(inits[node.input[1]].dims)
+    if len(dims) != 4 or dims[1] != 1 or dims[2] % 2 == 0 or dims[3] % 2 == 0:
+        return False
+    attrs = {a.name: a for a in node.attribute}
+    if any(list(attrs[k].ints) not in ([], [1, 1]) for k in ("strides", "dilations") if k in attrs):
+        return False
+    if "group" in attrs and attrs["group"].i != 1:
+        return False
+    auto_pad = attrs["auto_pad"].s.decode() if "auto_pad" in attrs else "NOTSET"
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):  # odd kernel: symmetric either way
+        return True
+    pads = list(attrs["pads"].ints) if "pads" in attrs else [0, 0, 0, 0]
+    return auto_pad == "NOTSET" and pads == [dims[2] // 2, dims[3] // 2] * 2
 
 
 def _constant(name: str, inits: dict[str, Any], producers: dict[str, Any]) -> np.ndarray | None:

@@ -174,7 +174,9 @@ def _finish(
     region: Region | None,
 ) -> np.ndarray:
     """Model units -> input units (in place), dtype, caller's layout."""
-    out = normalizer.after(out, axis=1)
+    # a cropped view of the model's buffer is denormalised into a contiguous one
+    dest = None if out.flags.c_contiguous else np.empty(out.shape, np.float32)
+    out = normalizer.after(out, axis=1, out=dest)
     if dtype is not None:
         out = to_dtype(out, image.dtype if str(dtype) == "input" else dtype, in_place=True)
     if region is not None:

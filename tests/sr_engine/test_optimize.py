@@ -93,6 +93,20 @@ def test_input_skip_moves_before_pixel_shuffle_exactly():
     assert not any("input skip" in n for n in optimize_graph(live_espcn(3, 2))[1])
 
 
+def test_input_skip_folds_into_the_linear_path_exactly():
+    """live preset: the nearest skip becomes one more tap of the learned linear conv."""
+    proto = live_espcn(1, 4, features=8, linear_skip=True)
+    optimized, notes = optimize_graph(proto)
+    assert any("folded into the linear conv" in n for n in notes)
+    ops = [n.op_type for n in optimized.graph.node]
+    assert "Resize" not in ops and ops.count("Add") == 1
+    x = np.random.default_rng(2).random((2, 1, 15, 11), dtype=np.float32)
+    want = SRModel(proto, rewrite=False).run(x)
+    np.testing.assert_allclose(SRModel(proto).run(x), want, atol=1e-5)
+    # no linear path: nothing to fold into, the skip stays an Add before the shuffle
+    assert not any("folded" in n for n in optimize_graph(live_espcn(1, 4))[1])
+
+
 def test_split_tail_runs_the_same_function_in_sub_windows():
     from sr_engine.split import split_graph, tail_windows
 

@@ -175,3 +175,18 @@ def test_deep_split_model_tiled_equals_untiled_on_a_real_image():
     span = float(whole.max() - whole.min())
     assert whole.shape == (360, 440)
     assert np.abs(tiled - whole).max() <= 1e-3 * span
+
+
+def test_denormalising_a_large_cropped_output_in_bands_is_exact():
+    """Live frames: the model's cropped buffer -> a contiguous result, on every core."""
+    rng = np.random.default_rng(4)
+    y = rng.random((1, 2, 1100, 1030), dtype=np.float32)[..., 7:-5, 3:-11]  # > 1 M values
+    norm = Normalizer((10.0, -2.0), (3000.0, 5.0))
+    want = (
+        y * np.array([2990.0, 7.0], np.float32)[:, None, None]
+        + np.array([10.0, -2.0], np.float32)[:, None, None]
+    )
+    out = norm.after(y, axis=1, out=np.empty(y.shape, np.float32))
+    assert out.flags.c_contiguous
+    np.testing.assert_allclose(out, want, rtol=1e-6)
+    np.testing.assert_allclose(norm.after(y.copy(), axis=1), want, rtol=1e-6)
