@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from sr_engine.graph_builder import INPUT, GraphBuilder, default_metadata
 from sr_engine.metadata import ModelMetadata, attach_metadata
-from sr_engine.testing import INPUT, GraphBuilder, default_metadata
 
 
 def paper_generator(
