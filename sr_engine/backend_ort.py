@@ -139,7 +139,7 @@ def make_session(
     """An ORT session with the engine's settings; bad settings are one-line errors."""
     import onnxruntime as ort
 
-    from sr_engine.model import ModelError
+    from sr_engine.errors import ModelError
 
     levels = {
         "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,

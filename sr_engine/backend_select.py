@@ -160,7 +160,7 @@ def select_backend(
     ``backend``/``precision`` that cannot run here raises
     :class:`~sr_engine.backend.BackendUnavailable`; ``auto`` falls back silently.
     """
-    from sr_engine.model import ModelError
+    from sr_engine.errors import ModelError
 
     pairs = candidates(backend, precision)
     if len(pairs) > 1:

@@ -17,16 +17,14 @@ import numpy as np
 
 from sr_engine.backend import Backend
 from sr_engine.backend_ort import Optimization, OrtBackend
+from sr_engine.errors import ModelError
 from sr_engine.metadata import ModelMetadata, ModelMetadataError, props_of
+from sr_engine.predict import predict as _predict
+from sr_engine.predict import predict_region as _predict_region
 from srscope import logger
-from srscope.errors import SrscopeError
 
 PROBE_SHAPE = (13, 17)  # odd and non-square: catches fixed-size exports and swapped axes
 DEFAULT_MEMORY_BUDGET_MB = 1024
-
-
-class ModelError(SrscopeError):
-    """The model file cannot be used (corrupt, inconsistent with its metadata)."""
 
 
 class SRModel:
@@ -202,15 +200,11 @@ class SRModel:
 
     def predict(self, image: np.ndarray, **kw: Any) -> np.ndarray:
         """Super-resolve an in-memory image; see :func:`sr_engine.predict.predict`."""
-        from sr_engine.predict import predict
-
-        return predict(self, image, **kw)
+        return _predict(self, image, **kw)
 
     def predict_region(self, image: np.ndarray, region: Any, **kw: Any) -> np.ndarray:
         """Super-resolve only ``region``; see :func:`sr_engine.predict.predict_region`."""
-        from sr_engine.predict import predict_region
-
-        return predict_region(self, image, region, **kw)
+        return _predict_region(self, image, region, **kw)
 
     # -- validation --------------------------------------------------------
     def _check_io(self, proto: Any) -> None:

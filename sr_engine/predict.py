@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -14,9 +14,39 @@ from sr_engine.tiling import Tile, TilingError, iter_tiles, read_window
 from srscope.errors import SrscopeError
 
 if TYPE_CHECKING:
-    from sr_engine.model import SRModel
+    from sr_engine.metadata import ModelMetadata
 
 Region = tuple[int, int, int, int]
+
+
+class TiledModel(Protocol):
+    """What tiled prediction needs of a model; :class:`sr_engine.model.SRModel` is one."""
+
+    meta: ModelMetadata  # its ``normalization`` decides the one normaliser per image
+
+    @property
+    def scale(self) -> int: ...
+
+    @property
+    def n_channels(self) -> int: ...
+
+    @property
+    def receptive_field(self) -> int:
+        """LR pixels of context per side (the default overlap)."""
+        ...
+
+    @property
+    def split(self) -> bool:
+        """Whether output outside ``keep`` may be left uncomputed (see :meth:`run`)."""
+        ...
+
+    def auto_tile(self, batch: int = 1) -> int:
+        """Tile side (incl. overlap) that fits the model's memory budget at ``batch``."""
+        ...
+
+    def run(self, batch: np.ndarray, keep: tuple[int, int, int, int] | None = None) -> np.ndarray:
+        """Normalised float32 ``(N, C, H, W)`` -> ``(N, C, scale·H, scale·W)``."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -30,7 +60,7 @@ class TileConfig:
     @classmethod
     def for_model(
         cls,
-        model: SRModel,
+        model: TiledModel,
         tile: int | None = None,
         overlap: int | None = None,
         batch: int | None = None,
@@ -62,7 +92,7 @@ def check_dtype(dtype: np.dtype) -> None:
 
 
 def run_tiles(
-    model: SRModel,
+    model: TiledModel,
     plane: Any,
     normalizer: Normalizer,
     tiles: Iterable[Tile],
@@ -110,7 +140,7 @@ def run_tiles(
         yield from flush()
 
 
-def _prepare(model: SRModel, image: Any, axes: str | None) -> tuple[Layout, Any]:
+def _prepare(model: TiledModel, image: Any, axes: str | None) -> tuple[Layout, Any]:
     if not hasattr(image, "shape") or not hasattr(image, "dtype"):
         image = np.asarray(image)
     check_dtype(image.dtype)
@@ -120,7 +150,7 @@ def _prepare(model: SRModel, image: Any, axes: str | None) -> tuple[Layout, Any]
 
 
 def predict(
-    model: SRModel,
+    model: TiledModel,
     image: Any,
     *,
     axes: str | None = None,
@@ -186,7 +216,7 @@ def _finish(
     return np.ascontiguousarray(layout.from_pcyx(out))
 
 
-def predict_region(model: SRModel, image: Any, region: Any, **kw: Any) -> np.ndarray:
+def predict_region(model: TiledModel, image: Any, region: Any, **kw: Any) -> np.ndarray:
     """Super-resolve only ``region`` of a frame, equal to that part of the full result.
 
     ``region`` is ``(y0, y1, x0, x1)`` in LR pixels, or a pair of slices. The
