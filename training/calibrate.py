@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -40,6 +40,8 @@ from srscope.degradation import (
 from srscope.errors import SrscopeError
 from srscope.optics import channel_wavelength_nm, objective_na
 from srscope.references import ReferenceSet
+from training.calibration_figure import save_figure
+from training.calibration_result import CalibrationResult, Verification
 from training.images import read_plane
 from training.kernel_fit import NormalEquations, fit_kernel, normal_equations, relative_sse
 from training.register import align_on_lr_grid, hr_footprint_template, locate
@@ -95,27 +97,6 @@ class Aligned:
     lr: np.ndarray  # LR pixels under hr_blocks (same footprint)
     lr_target: np.ndarray  # lr, denoised for the PSF fit
     position: tuple[float, float]
-
-
-@dataclass
-class Verification:
-    """Arrays of the first pair for the Fig. 2-style figure."""
-
-    lr: np.ndarray
-    expected: np.ndarray
-    residual: np.ndarray
-    noisy: np.ndarray
-    levels: list[float]
-    variances: list[float]
-
-
-@dataclass
-class CalibrationResult:
-    record: DegradationRecord
-    per_pair: list[dict] = field(default_factory=list)
-    psf_scores: dict[str, float] = field(default_factory=dict)
-    fitted: dict[str, PSF] = field(default_factory=dict)
-    verification: Verification | None = None
 
 
 def load_pairs(
@@ -548,7 +529,5 @@ def calibrate_references(
     pairs, scale, optics = load_pairs(folder, cfg.channel)
     result = calibrate_pairs(pairs, scale, cfg, optics)
     if figure is not None:
-        from training.calibration_figure import save_figure
-
         save_figure(pairs[0].name, result, figure)
     return result

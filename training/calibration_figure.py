@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.calibrate import CalibrationResult
+from training.calibration_result import CalibrationResult
 
 
 def radial_power(residual: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
