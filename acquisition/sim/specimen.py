@@ -7,8 +7,8 @@ continuous). Built-ins:
 
 - ``tissue``: two-channel fluorescence (DAPI, TRITC) of a tissue section, 0.228 µm/px
 - ``he``: brightfield H&E (RGB transmission), 0.227 µm/px
-- ``usaf1951``: the USAF-1951 resolution target from :mod:`acquisition.sim.usaf`
-  (written separately; loaded lazily when present)
+- ``usaf1951``: the USAF-1951 resolution target from :mod:`srscope.usaf_target`
+  (shared with the evaluation; drawn when first loaded)
 
 Any other value is a path to an image file (TIFF/OME-TIFF/PNG): grey, RGB
 (brightfield) or (C, Y, X) fluorescence.
@@ -17,7 +17,6 @@ Any other value is a path to an image file (TIFF/OME-TIFF/PNG): grey, RGB
 from __future__ import annotations
 
 import functools
-import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -165,14 +164,10 @@ def load_specimen(name: str, pixel_size_um: float = 0.0) -> Specimen:
     """Load a built-in specimen or an image file; ``pixel_size_um > 0`` overrides the file's."""
     key = name.strip()
     if key.lower() == "usaf1951":
-        try:
-            usaf = importlib.import_module("acquisition.sim.usaf")
-        except ModuleNotFoundError:
-            raise SrscopeError(
-                "the usaf1951 specimen needs acquisition/sim/usaf.py, which is not installed"
-            ) from None
+        from srscope.usaf_target import usaf1951_target
+
         px = pixel_size_um or USAF_PIXEL_SIZE_UM
-        target = np.asarray(usaf.usaf1951_target(px), dtype=np.float32)
+        target = np.asarray(usaf1951_target(px), dtype=np.float32)
         return Specimen("usaf1951", px, _planes_from(target, "YX")[0], "grey")
     path = DATA_DIR / BUILTINS[key.lower()] if key.lower() in BUILTINS else Path(key).expanduser()
     data, file_px, axes = _read_image(path)

@@ -88,7 +88,7 @@ def test_usaf_cli_unknown_pixel_size_detects_triplets(tmp_path):
     import numpy as np
     import tifffile
 
-    from acquisition.sim.usaf import usaf1951_target
+    from srscope.usaf_target import usaf1951_target
 
     path = tmp_path / "target.tif"
     tifffile.imwrite(path, (100 + 1000 * usaf1951_target(0.5, [6, 7])).astype(np.uint16))

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from acquisition.sim.usaf import (
+from srscope.usaf_target import (
     bar_width_um,
     line_pairs_per_mm,
     usaf1951_layout,
@@ -105,7 +105,7 @@ def test_dark_bars_on_bright_background_are_found_and_resolved():
     """A positive chrome target in transmission: dark bars, bright glass."""
     from scipy import ndimage
 
-    from acquisition.sim.usaf import usaf1951_target
+    from srscope.usaf_target import usaf1951_target
 
     img = usaf1951_target(0.325, [7, 8], foreground=100.0, background=1000.0)
     img = ndimage.gaussian_filter(np.pad(img, 10, constant_values=1000.0), 1.0)
@@ -119,7 +119,7 @@ def test_dark_bars_on_bright_background_are_found_and_resolved():
 def test_edge_fwhm_of_a_known_gaussian_blur():
     from scipy import ndimage
 
-    from acquisition.sim.usaf import usaf1951_target
+    from srscope.usaf_target import usaf1951_target
 
     px, fwhm = 0.1, 1.2
     img = ndimage.gaussian_filter(usaf1951_target(px, [6]), fwhm / 2.3548 / px)

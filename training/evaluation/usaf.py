@@ -3,7 +3,7 @@
 Two modes:
 
 - **Known geometry** (the simulated rig's ``usaf1951`` specimen, or any image of
-  :func:`acquisition.sim.usaf.usaf1951_target` at a known pixel size): the
+  :func:`srscope.usaf_target.usaf1951_target` at a known pixel size): the
   target is located in the image by cross-correlation with a drawing of it,
   and every bar set fully inside the image gets a profile across its bars
   (averaged over the middle 60 % of the bar length), the Michelson contrast
@@ -29,8 +29,8 @@ from pydantic import BaseModel, ConfigDict
 from scipy import ndimage, optimize, signal
 from scipy.special import erf
 
-from acquisition.sim.usaf import DEFAULT_GROUPS, BarSet, usaf1951_layout, usaf1951_target
 from srscope.errors import SrscopeError
+from srscope.usaf_target import DEFAULT_GROUPS, BarSet, usaf1951_layout, usaf1951_target
 
 MIN_CONTRAST = 0.1  # Michelson; Rayleigh's 26 % dip corresponds to about 0.15
 

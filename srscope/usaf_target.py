@@ -15,7 +15,9 @@ on a dark background (a negative target, as in fluorescence/transmission
 with a negative chrome target) unless ``foreground``/``background`` say
 otherwise.
 
-The simulated rig loads this lazily as the built-in specimen ``"usaf1951"``.
+Shared by the simulated rig, which loads it lazily as the built-in specimen
+``"usaf1951"``, and by the evaluation (:mod:`training.evaluation.usaf`), which
+locates the drawing in an image; neither part needs the other for it.
 Groups 6–10 (the default) cover 64–1825 lp/mm (bar widths 7.8–0.27 µm): the
 5x/0.15 LR objective (≈1.8 µm resolution, 1.3 µm pixels) resolves about
 group 8 and the 20x/0.45 HR objective (≈0.6 µm, 0.325 µm pixels, cutoff
