@@ -2,9 +2,10 @@
 
 Public API
 ----------
-- :class:`Microscope` — open the sim rig (``Microscope.open()``) or a Micro-Manager
-  config (``Microscope.open("MMConfig.cfg")``); ``snap``, ``live``, ``move_to``,
-  ``set_objective``, ``set_channel``, ``references``, ``scan``, ``acquire``.
+- :class:`Microscope` (a :class:`Rig` with its jobs) — open the sim rig
+  (``Microscope.open()``) or a Micro-Manager config (``Microscope.open("MMConfig.cfg")``);
+  ``snap``, ``live``, ``move_to``, ``set_objective``, ``set_channel``, ``references``,
+  ``scan``, ``acquire``.
 - :class:`Frame`, :class:`FrameMeta` — an image and where/how it was taken.
 - :class:`RigSettings` — config group names, LR/HR objectives, ROI.
 - :class:`LiveStream`, :class:`FrameProcessor`, :class:`ProcessorRelay` — live frames
@@ -19,39 +20,17 @@ Public API
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from acquisition.core import SIM_CONFIG, open_core
+from acquisition.live import LiveStream
 from acquisition.microscope import Microscope
 from acquisition.models import Frame, FrameMeta, RigSettings
-
-if TYPE_CHECKING:
-    from acquisition.live import FrameProcessor, LiveStream, ProcessorRelay
-    from acquisition.mosaic import stitch
-    from acquisition.references import capture_references
-    from acquisition.scan import ScanPlan, run_scan
-    from acquisition.sequence import acquire, load_sequence
-
-_LAZY = {
-    "FrameProcessor": "acquisition.live",
-    "LiveStream": "acquisition.live",
-    "ProcessorRelay": "acquisition.live",
-    "stitch": "acquisition.mosaic",
-    "capture_references": "acquisition.references",
-    "ScanPlan": "acquisition.scan",
-    "run_scan": "acquisition.scan",
-    "acquire": "acquisition.sequence",
-    "load_sequence": "acquisition.sequence",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'acquisition' has no attribute {name!r}")
-
+from acquisition.mosaic import stitch
+from acquisition.processor import FrameProcessor
+from acquisition.processor_relay import ProcessorRelay
+from acquisition.references import capture_references
+from acquisition.rig import Rig
+from acquisition.scan import ScanPlan, run_scan
+from acquisition.sequence import acquire, load_sequence
 
 __all__ = [
     "SIM_CONFIG",
@@ -61,6 +40,7 @@ __all__ = [
     "LiveStream",
     "Microscope",
     "ProcessorRelay",
+    "Rig",
     "RigSettings",
     "ScanPlan",
     "acquire",

@@ -20,8 +20,8 @@ import typer
 from srscope.errors import SrscopeError
 
 if TYPE_CHECKING:
-    from acquisition.live import FrameProcessor
     from acquisition.microscope import Microscope
+    from acquisition.processor import FrameProcessor
 
 SIM_HELP = "Use the simulated rig (default; ignored with --config)"
 CONFIG_HELP = "A Micro-Manager config file (real hardware, or a config with #py devices)"
@@ -115,19 +115,14 @@ def processor_for(
 ) -> FrameProcessor | None:
     """The frame processor for ``--model`` (on-the-fly SR), or None without one.
 
-    Its outputs go to ``<base>.ome.zarr`` (every SR frame) and ``<base>_mosaic.ome.tif``;
-    ``provenance`` (e.g. how the model fits the frames) is written with them.
+    Its outputs go to ``<base>.ome.zarr`` (every SR frame) and ``<base>_mosaic.ome.tif``
+    (:func:`acquisition.sr_hook.sr_processor`).
     """
     if not model:
         return None
-    from acquisition.sr_hook import SRFrameProcessor
+    from acquisition.sr_hook import sr_processor
 
-    return SRFrameProcessor(
-        model,
-        Path(f"{base}.ome.zarr"),
-        mosaic_path=Path(f"{base}_mosaic.ome.tif"),
-        provenance=provenance,
-    )
+    return sr_processor(model, base, provenance)
 
 
 ALLOW_MISMATCH_HELP = "Apply --model to frames of another pixel size or channel (recorded)"
@@ -424,7 +419,7 @@ def acquire(
     config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
 ) -> None:
     """Run any useq-schema sequence headless and write OME-Zarr / OME-TIFF."""
-    from acquisition.sequence import _count, load_sequence
+    from acquisition.sequence import count_frames, load_sequence
 
     seq = load_sequence(sequence)  # bad files fail before the rig is opened
     base = out.parent / (out.name.split(".")[0] + "_sr")  # run.ome.zarr -> run_sr.ome.zarr
@@ -439,7 +434,7 @@ def acquire(
         path = scope.acquire(
             seq, out, overwrite=overwrite, processor=processor, progress=bar.update
         )
-    typer.echo(f"{path}: {_count(seq)} frames")
+    typer.echo(f"{path}: {count_frames(seq)} frames")
 
 
 def register(app: typer.Typer) -> None:

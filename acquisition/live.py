@@ -9,201 +9,30 @@ Threads, and why each exists::
                               lose stale frames, counted as drops, never delay the camera)
     processor relay       ->  runs ``FrameProcessor.process`` (e.g. super-resolution)
 
+Both relays are :class:`srscope.relay.Relay` (policy "latest").
+
 Acquisition never waits on a consumer: slots overwrite, queues never block.
 """
 
 from __future__ import annotations
 
-import collections
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 from psygnal import Signal
 
 from acquisition.models import Frame, FrameMeta
+from acquisition.processor import FrameProcessor
+from acquisition.processor_relay import ProcessorRelay
+from acquisition.rig import Rig
 from srscope import logger
 from srscope.errors import SrscopeError
+from srscope.relay import Relay
 
-if TYPE_CHECKING:
-    from acquisition.microscope import Microscope
-
-
-@runtime_checkable
-class FrameProcessor(Protocol):
-    """Anything that turns a frame into another image (the SR engine, a denoiser...).
-
-    ``process`` runs on a relay thread, one frame at a time; it may be slower than
-    the camera. Return an array (delivered through ``ProcessorRelay.processed``)
-    or ``None``. It must not touch the microscope.
-    """
-
-    def process(self, image: np.ndarray, metadata: FrameMeta) -> np.ndarray | None: ...
-
-
-# A processor may also define ``finish()``: called once after the last frame of a
-# scan or sequence (close its writers). Live streams never call it.
-# A processor whose ``process`` only copies the frame off to work done elsewhere
-# (another process) may set ``hands_off = True``: a relay with policy "all" then
-# calls it at once on the acquisition's thread, with the camera's own array, and
-# skips its own thread and copy (a thread hop and a copy per frame saved).
-
-
-class LatestSlot:
-    """A one-item mailbox where the newest item wins; overwritten items count as drops."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._item: Any = None
-        self._full = False
-        self.dropped = 0
-        self.put_count = 0
-
-    def put(self, item: Any) -> None:
-        with self._cond:
-            if self._full:
-                self.dropped += 1
-            self._item, self._full = item, True
-            self.put_count += 1
-            self._cond.notify_all()
-
-    def get(self, timeout: float | None = None) -> Any:
-        """The newest item (removing it), or ``None`` after ``timeout`` seconds."""
-        with self._cond:
-            if not self._full and not self._cond.wait_for(lambda: self._full, timeout):
-                return None
-            item, self._item, self._full = self._item, None, False
-            return item
-
-    def wake(self) -> None:
-        with self._cond:
-            self._cond.notify_all()
-
-
-class ProcessorRelay:
-    """Runs a :class:`FrameProcessor` beside acquisition; ``submit`` never blocks.
-
-    ``policy="latest"`` (live view): only the newest waiting frame is processed,
-    older ones are dropped and counted. ``policy="all"`` (scans): every frame is
-    queued and processed, possibly after acquisition has finished (``stop(drain=True)``).
-    """
-
-    processed = Signal(object, object)  # (result array, FrameMeta)
-    failed = Signal(object, object)  # (exception, FrameMeta)
-
-    def __init__(
-        self, processor: FrameProcessor, policy: Literal["latest", "all"] = "latest"
-    ) -> None:
-        if not callable(getattr(processor, "process", None)):
-            raise SrscopeError(f"{processor!r} is not a FrameProcessor (no process method)")
-        self.processor = processor
-        self.policy = policy
-        self._slot = LatestSlot()
-        self._queue: collections.deque[tuple[np.ndarray, FrameMeta]] = collections.deque()
-        self._cond = threading.Condition()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.submitted = 0
-        self.done = 0
-        self.errors = 0
-        self.busy_s = 0.0
-        self._latest: tuple[np.ndarray, FrameMeta] | None = None
-
-    @property
-    def dropped(self) -> int:
-        return self._slot.dropped if self.policy == "latest" else 0
-
-    def start(self) -> ProcessorRelay:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="srscope-processor", daemon=True)
-            self._thread.start()
-        return self
-
-    @property
-    def inline(self) -> bool:
-        """Frames go straight to a hands-off processor (no copy needed by the caller)."""
-        return self.policy == "all" and bool(getattr(self.processor, "hands_off", False))
-
-    def submit(self, image: np.ndarray, meta: FrameMeta) -> None:
-        self.submitted += 1
-        if self.inline:
-            self._process(image, meta)
-        elif self.policy == "latest":
-            self._slot.put((image, meta))
-        else:
-            with self._cond:
-                self._queue.append((image, meta))
-                self._cond.notify()
-
-    def _next(self) -> tuple[np.ndarray, FrameMeta] | None:
-        if self.policy == "latest":
-            return self._slot.get(timeout=0.05)
-        with self._cond:
-            if not self._queue:
-                self._cond.wait(0.05)
-            return self._queue.popleft() if self._queue else None
-
-    def pending(self) -> int:
-        return len(self._queue) if self.policy == "all" else int(self._slot._full)
-
-    def _run(self) -> None:
-        while True:
-            item = self._next()
-            if item is None:
-                if self._stop.is_set():
-                    return
-                continue
-            self._process(*item)
-
-    def _process(self, image: np.ndarray, meta: FrameMeta) -> None:
-        t0 = time.perf_counter()
-        try:
-            result = self.processor.process(image, meta)
-        except Exception as exc:  # a processor bug must not kill the stream
-            self.errors += 1
-            logger.exception("frame processor failed on frame %d", meta.index)
-            self.failed.emit(exc, meta)
-            return
-        finally:
-            self.busy_s += time.perf_counter() - t0
-        self.done += 1
-        if result is not None:
-            self._latest = (result, meta)
-            self.processed.emit(result, meta)
-
-    def latest(self) -> tuple[np.ndarray, FrameMeta] | None:
-        """The newest processed result and the metadata of its input frame."""
-        return self._latest
-
-    def stop(self, drain: bool = False, timeout: float = 60.0) -> None:
-        """Stop the relay; with ``drain`` process what is queued first.
-
-        After a drain, the processor's optional ``finish()`` is called (close
-        its outputs, write its mosaic): the end of the acquisition.
-        """
-        if self._thread is None:
-            return
-        if drain:
-            deadline = time.monotonic() + timeout
-            while self.pending() and time.monotonic() < deadline:
-                time.sleep(0.005)
-        else:
-            with self._cond:
-                self._queue.clear()
-        self._stop.set()
-        self._slot.wake()
-        self._thread.join(timeout)
-        self._thread = None
-        finish = getattr(self.processor, "finish", None)
-        if drain and callable(finish):
-            try:
-                finish()
-            except Exception:
-                self.errors += 1
-                logger.exception("frame processor failed to finish")
+__all__ = ["FrameProcessor", "LiveStats", "LiveStream", "ProcessorRelay"]
 
 
 @dataclass(frozen=True)
@@ -231,11 +60,14 @@ class LiveStream:
     """
 
     frame_ready = Signal(object, object)  # (image, FrameMeta)
+    camera_stopped = Signal(object)  # the camera ended the stream itself (its error, or None)
 
-    def __init__(self, microscope: Microscope, processor: FrameProcessor | None = None) -> None:
+    def __init__(self, microscope: Rig, processor: FrameProcessor | None = None) -> None:
         self.microscope = microscope
         self.relay = ProcessorRelay(processor, "latest") if processor is not None else None
-        self._display = LatestSlot()
+        self._display: Relay[Frame, None] = Relay(
+            self._show, "latest", name="srscope-live-display", on_error=self._show_failed
+        )
         self._latest: Frame | None = None
         self._latest_lock = threading.Lock()
         self._running = threading.Event()
@@ -280,13 +112,10 @@ class LiveStream:
             threading.excepthook = self._prev_hook
             raise SrscopeError(f"cannot start live: {' '.join(str(exc).split())}") from None
         self._t0 = self._t1 = 0.0
-        for target, name in (
-            (self._pump, "srscope-live-pump"),
-            (self._emit, "srscope-live-display"),
-        ):
-            t = threading.Thread(target=target, name=name, daemon=True)
-            t.start()
-            self._threads.append(t)
+        self._display.start()
+        t = threading.Thread(target=self._pump, name="srscope-live-pump", daemon=True)
+        t.start()
+        self._threads.append(t)
         return self
 
     def stop(self) -> LiveStats:
@@ -296,10 +125,10 @@ class LiveStream:
             try:
                 core.stopSequenceAcquisition()
             finally:
-                self._display.wake()
                 for t in self._threads:
                     t.join(5)
                 self._threads.clear()
+                self._display.stop(timeout=5)
                 for sig in (
                     core.events.propertyChanged,
                     core.events.XYStagePositionChanged,
@@ -376,7 +205,9 @@ class LiveStream:
         while self._running.is_set():
             if core.getRemainingImageCount() == 0:
                 if not core.isSequenceRunning():
-                    logger.warning("live stream: the camera stopped")
+                    if self._running.is_set():  # not stopped by us: the camera ended it
+                        logger.warning("live stream: the camera stopped")
+                        self.camera_stopped.emit(self.error)
                     break
                 time.sleep(0.0005)
                 continue
@@ -401,17 +232,15 @@ class LiveStream:
             if self._frames == 0:
                 self._t0 = self._t1
             self._frames += 1
-            self._display.put(frame)
+            self._display.submit(frame)
             if self.relay:
                 self.relay.submit(image, meta)
             if core.isBufferOverflowed():
                 self._overflowed = True
 
-    def _emit(self) -> None:
-        while self._running.is_set():
-            frame = self._display.get(timeout=0.05)
-            if frame is not None:
-                try:
-                    self.frame_ready.emit(frame.image, frame.meta)
-                except Exception:
-                    logger.exception("a frame_ready consumer failed")
+    def _show(self, frame: Frame) -> None:
+        self.frame_ready.emit(frame.image, frame.meta)
+
+    @staticmethod
+    def _show_failed(frame: Frame, exc: Exception) -> None:
+        logger.error("a frame_ready consumer failed on frame %d", frame.meta.index, exc_info=exc)

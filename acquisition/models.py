@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    import useq
+    from pymmcore_plus.metadata import FrameMetaV1
 
 
 class _Model(BaseModel):
@@ -36,6 +40,32 @@ class FrameMeta:
     index: int = 0
     timestamp_s: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_mda(
+        cls,
+        event: useq.MDAEvent,
+        meta: FrameMetaV1,
+        *,
+        objective: str,
+        index: int,
+        extra: dict[str, Any] | None = None,
+    ) -> FrameMeta:
+        """An MDA frame's metadata (pymmcore-plus's typed ``FrameMetaV1``) as a FrameMeta."""
+        pos = meta.get("position") or {}
+        return cls(
+            pixel_size_um=float(meta.get("pixel_size_um", 0.0)),
+            position_um=(
+                float(pos.get("x", event.x_pos or 0.0)),
+                float(pos.get("y", event.y_pos or 0.0)),
+                float(pos.get("z", event.z_pos or 0.0)),
+            ),
+            objective=objective,
+            channel=event.channel.config if event.channel else "",
+            exposure_ms=float(meta.get("exposure_ms", 0.0)),
+            index=index,
+            extra=extra or {},
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -1,12 +1,14 @@
-"""OME-TIFF files with physical pixel size, stage position, objective and channel.
+"""Image files: OME-TIFF with pixel size, stage position, objective and channel;
+single computed images as OME-Zarr or OME-TIFF; srscope attributes on OME-Zarr.
 
-Writes go to a temporary file beside the target and are renamed into place,
-so a reader (or a resumed run) never sees half a file.
+OME-TIFF writes go to a temporary file beside the target and are renamed into
+place, so a reader (or a resumed run) never sees half a file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 import os
 import re
@@ -15,6 +17,8 @@ from typing import Any
 
 import numpy as np
 import tifffile
+import zarr
+from ome_writers import AcquisitionSettings, Dimension, create_stream
 
 from acquisition.models import FrameMeta
 from srscope.atomic import atomic_path
@@ -95,8 +99,6 @@ def read_ome_tiff(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, Any]]:
     if all(pos):
         info["position_um"] = tuple(float(p.group(1)) for p in pos)  # type: ignore[union-attr]
     if m := re.search(r"<Description>(.*?)</Description>", xml, re.S):
-        import html
-
         with contextlib.suppress(ValueError):
             info.update(json.loads(html.unescape(m.group(1))))
     return data, info
@@ -107,7 +109,39 @@ def annotate_zarr(path: str | os.PathLike, info: dict[str, Any]) -> None:
     path = Path(path)
     if not (path / "zarr.json").is_file():
         return
-    import zarr
-
     group = zarr.open_group(path, mode="r+")
     group.attrs.update({"srscope": json.loads(json.dumps(info, default=str))})
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """A 2-D image written by :func:`write_image` (OME-Zarr or OME-TIFF)."""
+    path = Path(path)
+    if path.suffix in (".tif", ".tiff"):
+        return tifffile.imread(path)
+    return np.asarray(zarr.open_array(path / "0", mode="r"))
+
+
+def write_image(path: Path, image: np.ndarray, pixel_size_um: float, name: str) -> Path:
+    """A single 2-D image as OME-Zarr (``.zarr``) or OME-TIFF, with its pixel size."""
+    h, w = image.shape
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix in (".tif", ".tiff"):
+        return write_ome_tiff(path, image, pixel_size_um=pixel_size_um, name=name, compression=None)
+    chunk = min(1024, h), min(1024, w)
+    settings = AcquisitionSettings(
+        root_path=str(path),
+        dimensions=[
+            Dimension(
+                name="y", count=h, chunk_size=chunk[0], scale=pixel_size_um, unit="micrometer"
+            ),
+            Dimension(
+                name="x", count=w, chunk_size=chunk[1], scale=pixel_size_um, unit="micrometer"
+            ),
+        ],
+        dtype=str(image.dtype),
+        overwrite=True,
+    )
+    with create_stream(settings) as stream:
+        stream.append(image)
+    return path

@@ -13,7 +13,9 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from acquisition.models import Frame
 from acquisition.ome_io import write_ome_tiff
+from acquisition.rig import Rig, check_exposure
 from srscope import logger
 from srscope.errors import SrscopeError
 from srscope.references import Capture, ReferenceEntry, ReferenceSet
@@ -72,6 +74,13 @@ def grid_positions(area_um: Area, n: int, seed: int = 0) -> list[tuple[float, fl
     return [(float(x), float(y)) for y in ys for x in xs][:n]
 
 
+def square_area(centre: tuple[float, float], side_um: float) -> Area:
+    """The square of side ``side_um`` centred on ``centre`` (x, y), as (x0, y0, x1, y1)."""
+    cx, cy = centre
+    half = side_um / 2
+    return cx - half, cy - half, cx + half, cy + half
+
+
 def _check_area(area_um: Area) -> Area:
     x0, y0, x1, y1 = area_um
     if x1 < x0 or y1 < y0:
@@ -80,7 +89,7 @@ def _check_area(area_um: Area) -> Area:
 
 
 def capture_references(
-    microscope,
+    microscope: Rig,
     out_dir: str | Path,
     positions: Sequence[tuple[float, float]],
     *,
@@ -90,14 +99,20 @@ def capture_references(
     hr_exposure_ms: float = 50.0,
     lr_exposure_ms: float = 10.0,
     z_um: float | None = None,
+    hr_roi: int | None = None,
+    lr_roi: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    on_frame: Callable[[str, Frame], None] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> ReferenceSet:
-    """Capture HR (and LR, unless ``lr_objective=None``) images at each position."""
-    import useq
+    """Capture HR (and LR, unless ``lr_objective=None``) images at each position.
 
-    from acquisition.microscope import check_exposure
-    from acquisition.scan import _check_reachable
-
+    ``hr_roi`` / ``lr_roi``: a centred square camera ROI (px) for that objective's
+    captures (None: the ROI as it is); the ROI is restored afterwards.
+    ``progress(done, total)`` after each position, ``on_frame(role, frame)`` after
+    each capture (role ``"hr"`` or ``"lr"``). ``stop()`` is checked before each
+    position: True ends the capture with the positions so far (a valid, smaller set).
+    """
     out = Path(out_dir)
     hr_obj = microscope.resolve_objective(hr_objective or microscope.settings.hr_objective)
     lr_name = microscope.settings.lr_objective if lr_objective == "default" else lr_objective
@@ -113,7 +128,7 @@ def capture_references(
     if lr_obj is not None:
         check_exposure(lr_exposure_ms)
     for i, (x, y) in enumerate(positions):  # all of them, before the first capture
-        _check_reachable(microscope, useq.Position(x=x, y=y, name=f"p{i:03d}"))
+        microscope.check_reachable(x, y, f"p{i:03d}")
     px = {}
     for obj in filter(None, (hr_obj, lr_obj)):
         microscope.set_objective(obj)
@@ -126,35 +141,63 @@ def capture_references(
     refs = ReferenceSet(scale=scale)
     out.mkdir(parents=True, exist_ok=True)  # only once everything above is valid
     total = len(positions)
-    for i, (x, y) in enumerate(positions):
-        microscope.move_to(x, y, z_um)
-        pos = microscope.position_um
-        shots: dict[str, dict[str, Capture]] = {ch: {} for ch in channels}
-        for role, obj, exp in (("hr", hr_obj, hr_exposure_ms), ("lr", lr_obj, lr_exposure_ms)):
-            if obj is None:
-                continue
+    roi = microscope.core.getROI() if hr_roi or lr_roi else None
+    try:
+        for i, (x, y) in enumerate(positions):
+            if stop is not None and stop():
+                logger.info("reference capture stopped after %d of %d positions", i, total)
+                break
+            microscope.move_to(x, y, z_um)
+            pos = microscope.position_um
+            shots: dict[str, dict[str, Capture]] = {ch: {} for ch in channels}
+            for role, obj, exp, side in (
+                ("hr", hr_obj, hr_exposure_ms, hr_roi),
+                ("lr", lr_obj, lr_exposure_ms, lr_roi),
+            ):
+                if obj is None:
+                    continue
+                microscope.set_objective(obj)
+                if roi is not None:
+                    _set_roi(microscope, roi, side)
+                for ch in channels:
+                    frame = microscope.snap(obj, ch, exp)
+                    fname = f"p{i:03d}_{_safe(ch)}_{role}.ome.tif"
+                    write_ome_tiff(out / fname, frame.image, frame.meta, name=fname)
+                    shots[ch][role] = Capture(
+                        file=fname,
+                        objective=frame.meta.objective,
+                        pixel_size_um=frame.meta.pixel_size_um,
+                        exposure_ms=frame.meta.exposure_ms,
+                    )
+                    if on_frame is not None:
+                        on_frame(role, frame)
             for ch in channels:
-                frame = microscope.snap(obj, ch, exp)
-                fname = f"p{i:03d}_{_safe(ch)}_{role}.ome.tif"
-                write_ome_tiff(out / fname, frame.image, frame.meta, name=fname)
-                shots[ch][role] = Capture(
-                    file=fname,
-                    objective=frame.meta.objective,
-                    pixel_size_um=frame.meta.pixel_size_um,
-                    exposure_ms=frame.meta.exposure_ms,
+                refs.entries.append(
+                    ReferenceEntry(
+                        position_um=pos, channel=ch, hr=shots[ch]["hr"], lr=shots[ch].get("lr")
+                    )
                 )
-        for ch in channels:
-            refs.entries.append(
-                ReferenceEntry(
-                    position_um=pos, channel=ch, hr=shots[ch]["hr"], lr=shots[ch].get("lr")
-                )
-            )
-        refs = ReferenceSet.model_validate(refs.model_dump())  # re-check the scale rule
-        refs.save(out)
-        logger.info("reference position %d/%d at (%.1f, %.1f) µm", i + 1, total, x, y)
-        if progress:
-            progress(i + 1, total)
+            refs = ReferenceSet.model_validate(refs.model_dump())  # re-check the scale rule
+            refs.save(out)
+            logger.info("reference position %d/%d at (%.1f, %.1f) µm", i + 1, total, x, y)
+            if progress:
+                progress(i + 1, total)
+    finally:
+        if roi is not None:
+            microscope.set_roi(*roi)
+    if not refs.entries:
+        raise SrscopeError("no reference captured")
     return refs
+
+
+def _set_roi(microscope: Rig, full: list[int], side: int | None) -> None:
+    """A centred square ROI of ``side`` px, or back to ``full`` (x, y, w, h)."""
+    if side is None:
+        microscope.set_roi(*full)
+    else:
+        microscope.core.clearROI()
+        w, h = microscope.core.getImageWidth(), microscope.core.getImageHeight()
+        microscope.set_centered_roi(min(side, w, h))
 
 
 def _safe(name: str) -> str:

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import useq
+import yaml
 from pydantic import ValidationError
 
 from acquisition.core import burst_buffer
-from acquisition.live import FrameProcessor, ProcessorRelay
+from acquisition.mda_thread import run_mda_on_thread
 from acquisition.models import FrameMeta
-from acquisition.scan import _block_sigint, _quiet_cancel, _stop_worker
+from acquisition.ome_io import annotate_zarr
+from acquisition.processor import FrameProcessor
+from acquisition.processor_relay import ProcessorRelay
+from acquisition.rig import Rig
 from srscope import logger
 from srscope.atomic import check_output
 from srscope.errors import SrscopeError
@@ -29,12 +32,7 @@ def load_sequence(path: str | Path) -> useq.MDASequence:
         raise SrscopeError(f"sequence file not found: {path}")
     text = path.read_text(errors="replace")
     try:
-        if path.suffix.lower() == ".json":
-            data = json.loads(text)
-        else:
-            import yaml
-
-            data = yaml.safe_load(text)
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except Exception as exc:
         first = " ".join(str(exc).split())[:200]
         raise SrscopeError(f"{path.name} is not valid YAML/JSON: {first}") from None
@@ -57,17 +55,19 @@ def load_sequence(path: str | Path) -> useq.MDASequence:
 
 
 def acquire(
-    microscope,
+    rig: Rig,
     sequence: useq.MDASequence | str | Path,
     output: str | Path,
     *,
     overwrite: bool = False,
     processor: FrameProcessor | None = None,
     progress: Callable[[int, int], None] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> Path:
     """Run ``sequence`` headless and write it with ome-writers (format from the suffix).
 
-    ``processor`` sees every frame on a relay thread (see :class:`ProcessorRelay`).
+    ``processor`` sees every frame on a relay thread (see :class:`ProcessorRelay`);
+    ``stop()`` is polled and True ends the run after the current frame.
     """
     if not isinstance(sequence, useq.MDASequence):
         sequence = load_sequence(sequence)
@@ -75,86 +75,66 @@ def acquire(
     if not str(out).lower().endswith(OUTPUT_SUFFIXES):
         raise SrscopeError(f"output must end in one of {', '.join(OUTPUT_SUFFIXES)}: {out}")
     check_output(out, overwrite)
-    _check_sequence(microscope, sequence)
-    core = microscope.core
-    total = _count(sequence)
+    _check_sequence(rig, sequence)
+    core = rig.core
+    total = count_frames(sequence)
     done = [0]
+    objective = rig.objective_label()
     relay = ProcessorRelay(processor, "all").start() if processor is not None else None
 
-    def on_frame(img: Any, event: useq.MDAEvent, meta: dict) -> None:
+    def on_frame(img: Any, event: useq.MDAEvent, meta: Any) -> None:
         done[0] += 1
         if relay is not None:
-            pos = meta.get("position") or {}
-            relay.submit(
-                img if relay.inline else img.copy(),
-                FrameMeta(
-                    pixel_size_um=float(meta.get("pixel_size_um", 0.0)),
-                    position_um=(
-                        float(pos.get("x", 0.0)),
-                        float(pos.get("y", 0.0)),
-                        float(pos.get("z", 0.0)),
-                    ),
-                    objective=microscope.objective_label(),
-                    channel=event.channel.config if event.channel else "",
-                    exposure_ms=float(meta.get("exposure_ms", 0.0)),
-                    index=done[0] - 1,
-                    extra={"event_index": dict(event.index)},
-                ),
+            fm = FrameMeta.from_mda(
+                event,
+                meta,
+                objective=objective,
+                index=done[0] - 1,
+                extra={"event_index": dict(event.index)},
             )
+            relay.submit(img if relay.inline else img.copy(), fm)
         if progress:
             progress(done[0], total)
 
-    error: list[BaseException] = []
-
-    finished = threading.Event()  # waited on instead of Thread.join (see scan._run_mda)
-
-    def work() -> None:
-        _block_sigint()
+    with burst_buffer(core, total):  # live-size buffer once the run ends
         try:
-            core.mda.run(sequence, output=str(out), overwrite=overwrite)
-        except BaseException as exc:
-            error.append(exc)
+            outcome = run_mda_on_thread(
+                core,
+                sequence,
+                on_frame=on_frame,
+                stop=stop,
+                name="srscope-acquire",
+                output=str(out),
+                overwrite=overwrite,
+            )
         finally:
-            finished.set()
-
-    core.mda.events.frameReady.connect(on_frame)
-    worker = threading.Thread(target=work, name="srscope-acquire", daemon=True)
-    with burst_buffer(core, total), _quiet_cancel():  # live-size buffer once the run ends
-        try:
-            worker.start()
-            while not finished.wait(0.05):
-                pass
-        except KeyboardInterrupt:
-            _stop_worker(core, finished)
-            raise
-        finally:
-            core.mda.events.frameReady.disconnect(on_frame)
             if relay is not None:
                 relay.stop(drain=True)
+    if outcome.interrupted:
+        raise KeyboardInterrupt
     if str(out).lower().endswith(".zarr"):
-        from acquisition.ome_io import annotate_zarr
-
         annotate_zarr(
             out,
             {
-                "objective": microscope.objective_label(),
-                "pixel_size_um": microscope.pixel_size_um,
+                "objective": rig.objective_label(),
+                "pixel_size_um": rig.pixel_size_um,
                 "sequence": json.loads(sequence.model_dump_json(exclude_defaults=True)),
             },
         )
-    if error:
-        msg = " ".join(str(error[0]).split())
+    if outcome.error is not None:
+        msg = " ".join(str(outcome.error).split())
         raise SrscopeError(f"acquisition failed after {done[0]} of {total} frames: {msg}")
     if done[0] < total:
         logger.warning("acquired %d of %d frames (some were not delivered)", done[0], total)
     return out
 
 
-def _count(sequence: useq.MDASequence) -> int:
+def count_frames(sequence: useq.MDASequence) -> int:
+    """How many frames ``sequence`` takes."""
     return sum(1 for _ in sequence)
 
 
-def _check_sequence(microscope, sequence: useq.MDASequence) -> None:
+def _check_sequence(microscope: Rig, sequence: useq.MDASequence) -> None:
     """Refuse what would fail or silently mislead at run time."""
     channels = set(microscope.channels) if microscope.core.isGroupDefined(
         microscope.settings.channel_group
@@ -169,11 +149,9 @@ def _check_sequence(microscope, sequence: useq.MDASequence) -> None:
             )
         elif ch.config not in microscope.core.getAvailableConfigs(group):
             raise SrscopeError(f"unknown preset {ch.config!r} in group {group!r}")
-    from acquisition.scan import _check_reachable
-
     for pos in sequence.stage_positions:
         if pos.x is not None and pos.y is not None:
-            _check_reachable(microscope, pos)
+            microscope.check_reachable(pos.x, pos.y, pos.name or "")
     uses_grid = sequence.grid_plan is not None or any(
         p.sequence is not None and p.sequence.grid_plan is not None
         for p in sequence.stage_positions

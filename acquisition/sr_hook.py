@@ -30,6 +30,9 @@ from typing import Any
 
 import numpy as np
 
+from acquisition.frame_ring import FrameRing
+from acquisition.ome_io import read_image
+from acquisition.sr_worker import serve
 from srscope import logger
 from srscope.errors import SrscopeError
 
@@ -129,8 +132,6 @@ class SRFrameProcessor:
         start_timeout_s: float = 300.0,
         provenance: dict[str, Any] | None = None,
     ) -> None:
-        from acquisition.sr_worker import serve
-
         self.out_path = Path(out_path)
         self.mosaic_path = Path(mosaic_path) if mosaic_path is not None else None
         self.stats = SRRunStats()
@@ -326,8 +327,6 @@ class SRFrameProcessor:
     def _ring_put(self, image: np.ndarray) -> int | None:
         """The frame copied into shared memory (None: sent the plain way instead)."""
         if not self._rings and self._ring_slots > 1:
-            from acquisition.frame_ring import FrameRing
-
             try:
                 ring = FrameRing(self._freed, image.nbytes, self._ring_slots)
             except OSError as exc:
@@ -355,110 +354,18 @@ class SRFrameProcessor:
                     return None
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """A 2-D image written by :func:`write_image` (OME-Zarr or OME-TIFF)."""
-    path = Path(path)
-    if path.suffix in (".tif", ".tiff"):
-        import tifffile
+def sr_processor(
+    model: Any, base: str | Path, provenance: dict[str, Any] | None = None
+) -> SRFrameProcessor:
+    """On-the-fly SR of an acquisition, written as the CLI and the viewer write it.
 
-        return tifffile.imread(path)
-    import zarr
-
-    return np.asarray(zarr.open_array(path / "0", mode="r"))
-
-
-def stitch_tiles(
-    tiles: list[tuple[np.ndarray, tuple[float, float]]],
-    pixel_size_um: float,
-    *,
-    refine: bool = True,
-) -> np.ndarray:
-    """Mosaic of tiles placed by stage position (µm), blended without seams.
-
-    The acquisition part's stitcher; ``refine`` adds its phase-correlation
-    refinement (worth it on LR tiles, costly on SR tiles, which are placed by
-    stage position only).
+    Every SR frame goes to ``<base>.ome.zarr``, a scan's SR mosaic to
+    ``<base>_mosaic.ome.tif``; ``provenance`` (e.g. how the model fits the frames)
+    is written with them. ``model``: a path, a bundled model's name or a loaded model.
     """
-    from acquisition.mosaic import stitch
-
-    images = [t for t, _ in tiles]
-    positions = [p for _, p in tiles]
-    mosaic = np.asarray(stitch(images, positions, pixel_size_um, refine=refine))
-    dtype = images[0].dtype
-    if np.issubdtype(dtype, np.integer):
-        info = np.iinfo(dtype)
-        return np.clip(np.round(mosaic), info.min, info.max).astype(dtype)
-    return mosaic
-
-
-def place_tiles(
-    tiles: list[tuple[np.ndarray, tuple[float, float]]], pixel_size_um: float
-) -> np.ndarray:
-    """Placement by stage position with linear feathering (no seams from hard edges)."""
-    if not tiles:
-        raise SrscopeError("no tiles to stitch")
-    h, w = tiles[0][0].shape[-2:]
-    xs = np.array([p[0] for _, p in tiles]) / pixel_size_um
-    ys = np.array([p[1] for _, p in tiles]) / pixel_size_um
-    # tile centre at its stage position; image x grows with stage x, y with stage y
-    x0s = np.round(xs - xs.min()).astype(int)
-    y0s = np.round(ys - ys.min()).astype(int)
-    H, W = int(y0s.max()) + h, int(x0s.max()) + w
-    acc = np.zeros((H, W), np.float32)
-    wsum = np.zeros((H, W), np.float32)
-    ramp_y = np.minimum(np.arange(h) + 1, np.arange(h)[::-1] + 1).astype(np.float32)
-    ramp_x = np.minimum(np.arange(w) + 1, np.arange(w)[::-1] + 1).astype(np.float32)
-    weight = np.outer(ramp_y, ramp_x)
-    for (img, _), x0, y0 in zip(tiles, x0s, y0s, strict=True):
-        acc[y0 : y0 + h, x0 : x0 + w] += img.astype(np.float32) * weight
-        wsum[y0 : y0 + h, x0 : x0 + w] += weight
-    out = acc / np.maximum(wsum, 1e-6)
-    dtype = tiles[0][0].dtype
-    if np.issubdtype(dtype, np.integer):
-        info = np.iinfo(dtype)
-        return np.clip(np.round(out), info.min, info.max).astype(dtype)
-    return out
-
-
-def write_image(path: Path, image: np.ndarray, pixel_size_um: float, name: str) -> Path:
-    """A single 2-D image as OME-Zarr (``.zarr``) or OME-TIFF, with its pixel size."""
-    from ome_writers import AcquisitionSettings, Dimension, create_stream
-
-    h, w = image.shape
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix in (".tif", ".tiff"):
-        import tifffile
-
-        tifffile.imwrite(
-            path,
-            image,
-            ome=True,
-            photometric="minisblack",
-            metadata={
-                "axes": "YX",
-                "Name": name,
-                "PhysicalSizeX": pixel_size_um,
-                "PhysicalSizeXUnit": "µm",
-                "PhysicalSizeY": pixel_size_um,
-                "PhysicalSizeYUnit": "µm",
-            },
-        )
-        return path
-    chunk = min(1024, h), min(1024, w)
-    settings = AcquisitionSettings(
-        root_path=str(path),
-        dimensions=[
-            Dimension(
-                name="y", count=h, chunk_size=chunk[0], scale=pixel_size_um, unit="micrometer"
-            ),
-            Dimension(
-                name="x", count=w, chunk_size=chunk[1], scale=pixel_size_um, unit="micrometer"
-            ),
-        ],
-        dtype=str(image.dtype),
-        overwrite=True,
+    return SRFrameProcessor(
+        model,
+        Path(f"{base}.ome.zarr"),
+        mosaic_path=Path(f"{base}_mosaic.ome.tif"),
+        provenance=provenance,
     )
-    with create_stream(settings) as stream:
-        stream.append(image)
-    return path

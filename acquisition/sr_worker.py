@@ -38,6 +38,9 @@ from typing import Any
 
 import numpy as np
 
+from acquisition.frame_ring import RingReader
+from acquisition.mosaic import stitch_tiles
+from acquisition.ome_io import write_image
 from srscope import logger
 from srscope.errors import SrscopeError
 
@@ -138,8 +141,6 @@ def receive(
     The pipe closing (the acquisition process was killed) sets ``gone`` and
     queues an ``abort``: an orphaned worker would otherwise wait forever.
     """
-    from acquisition.frame_ring import RingReader
-
     ring: RingReader | None = None
     while True:
         try:
@@ -410,8 +411,6 @@ class SRWriter:
                 logger.debug("closing the SR image: %s", exc)
 
     def _write_mosaic(self) -> bool:
-        from acquisition.sr_hook import stitch_tiles, write_image
-
         if self.hr_pixel_um is None or self.mosaic_path is None:
             logger.warning("no pixel size: SR mosaic not written")
             return False

@@ -142,7 +142,7 @@ def make_jobs(core: Any, rig: Any, window_ref: list[Any]) -> Any:
         window = window_ref[0]
         model = window.model.model if (req.super_resolve and window.model is not None) else None
         px = rig.pixel_size_um()
-        from acquisition.sr_hook import place_tiles
+        from acquisition.mosaic import place_tiles
 
         def on_tile(done: int, total: int, tiles: list) -> None:
             ctx.progress(done, total, f"tile {done}/{total}")

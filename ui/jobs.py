@@ -72,7 +72,9 @@ def run_scan(
     """
     import useq
 
-    from acquisition.sr_hook import SRFrameProcessor, stitch_tiles, write_image
+    from acquisition.mosaic import stitch_tiles
+    from acquisition.ome_io import write_image
+    from acquisition.sr_hook import SRFrameProcessor
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,9 @@ import time
 
 import numpy as np
 
-from acquisition.live import FrameProcessor, LatestSlot, ProcessorRelay
+from acquisition.processor import FrameProcessor
+from acquisition.processor_relay import ProcessorRelay
+from srscope.relay import LatestSlot
 
 
 def test_latest_slot_newest_wins_and_counts_drops():

@@ -23,14 +23,14 @@ def scope(microscope):
 
 
 def _journal_keys(folder):
-    return [(e["p"], e["c"]) for e in Journal(folder / "journal.jsonl").entries()]
+    return [e.key for e in Journal(folder / "journal.jsonl").entries()]
 
 
 def test_scan_writes_zarr_tiles_and_a_seam_free_mosaic(scope, tmp_path):
     result = run_scan(scope, PLAN, tmp_path / "s")
     assert result.complete and result.tiles_captured == result.tiles_total == 6
     state, tiles, _ = load_tiles(tmp_path / "s")
-    assert state["pixel_size_um"] == 1.3 and state["objective"] == "5x/0.15"
+    assert state.pixel_size_um == 1.3 and state.objective == "5x/0.15"
     assert len(tiles) == 6 and all(t.shape == (128, 128) and t.mean() > 100 for t in tiles.values())
     group = zarr.open_group(tmp_path / "s" / "tiles" / "part000.ome.zarr", mode="r")
     assert "ome" in group.attrs
@@ -114,7 +114,7 @@ def test_camera_failure_mid_scan_keeps_tiles_and_resume_completes(scope, tmp_pat
     assert sorted(keys) == [(i, 0) for i in range(6)]  # every tile exactly once
     # the resumed part holds only the missing tiles
     entries = Journal(out / "journal.jsonl").latest()
-    assert {k for k, e in entries.items() if e["part"] == "part001.ome.zarr"} == {(4, 0), (5, 0)}
+    assert {k for k, e in entries.items() if e.part == "part001.ome.zarr"} == {(4, 0), (5, 0)}
     assert (out / "mosaic.ome.tif").exists()
 
 

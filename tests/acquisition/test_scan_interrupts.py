@@ -85,7 +85,7 @@ def assert_stored_once(out: Path, n_tiles: int) -> None:
     assert not twice, f"stored more than once: {twice}"
     assert sorted(stored) == [(i, 0) for i in range(n_tiles)]
     journal = Journal(out / "journal.jsonl").latest()
-    assert {k: e["part"] for k, e in journal.items()} == {k: v[0] for k, v in stored.items()}
+    assert {k: e.part for k, e in journal.items()} == {k: v[0] for k, v in stored.items()}
     assert (out / "mosaic.ome.tif").is_file()
 
 
@@ -197,7 +197,7 @@ def test_a_tile_stored_but_not_journaled_is_kept_not_captured_again(scope, tmp_p
     scope.core.setProperty("Camera", "FailAfterFrames", -1)
     result = run_scan(scope, None, out, resume=True)
     assert result.complete and result.tiles_captured == 6
-    assert Journal(journal).latest()[(2, 0)]["part"] == "part000.ome.zarr"
+    assert Journal(journal).latest()[(2, 0)].part == "part000.ome.zarr"
     assert not list(out.glob("tiles/**/*.partial"))
     assert_stored_once(out, 6)
 

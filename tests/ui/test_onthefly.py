@@ -12,7 +12,8 @@ import pytest
 import useq
 import zarr
 
-from acquisition.sr_hook import SRFrameProcessor, place_tiles
+from acquisition.mosaic import place_tiles
+from acquisition.sr_hook import SRFrameProcessor
 from srscope.errors import SrscopeError
 
 
