@@ -12,6 +12,7 @@ from sr_engine.axes import Layout, resolve_layout
 from sr_engine.normalize import Normalizer, fit_normalizer, to_dtype
 from sr_engine.tiling import Tile, TilingError, iter_tiles, read_window
 from srscope.errors import SrscopeError
+from srscope.pixels import check_finite, check_pixel_dtype
 
 if TYPE_CHECKING:
     from sr_engine.metadata import ModelMetadata
@@ -79,18 +80,6 @@ class TileConfig:
         return cls(t, ov, b)
 
 
-def check_finite(image: Any) -> None:
-    """Refuse NaN/inf in float input (an integer camera image cannot have them)."""
-    arr = np.asarray(image)
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        raise SrscopeError("the image contains NaN or infinite values")
-
-
-def check_dtype(dtype: np.dtype) -> None:
-    if np.dtype(dtype).kind not in "uif":
-        raise SrscopeError(f"unsupported image dtype {dtype} (use integer or float pixels)")
-
-
 def run_tiles(
     model: TiledModel,
     plane: Any,
@@ -143,7 +132,7 @@ def run_tiles(
 def _prepare(model: TiledModel, image: Any, axes: str | None) -> tuple[Layout, Any]:
     if not hasattr(image, "shape") or not hasattr(image, "dtype"):
         image = np.asarray(image)
-    check_dtype(image.dtype)
+    check_pixel_dtype(image.dtype)
     layout = resolve_layout(image.shape, model.n_channels, axes)
     check_finite(image)
     return layout, layout.to_pcyx(image)

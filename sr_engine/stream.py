@@ -23,13 +23,14 @@ import numpy as np
 
 from sr_engine.compatibility import Fit, check_fit
 from sr_engine.normalize import Normalizer, fit_normalizer, strided_sample, to_dtype
-from sr_engine.predict import TileConfig, check_dtype, run_tiles
+from sr_engine.predict import TileConfig, run_tiles
 from sr_engine.sources import Source, open_source
 from sr_engine.tiling import iter_tiles
 from sr_engine.writers import build_pyramid, ngff_attrs, pyramid_shapes, write_ome_tiff
 from srscope import logger
 from srscope.atomic import write_text_atomic
 from srscope.errors import SrscopeError
+from srscope.pixels import check_pixel_dtype
 
 if TYPE_CHECKING:
     from sr_engine.model import SRModel
@@ -85,7 +86,7 @@ def predict_file(
     if out.exists() and not overwrite:
         raise SrscopeError(f"output {out} already exists (use --overwrite to replace it)")
     with open_source(src, model.n_channels, axes) as source:
-        check_dtype(source.array.dtype)
+        check_pixel_dtype(source.array.dtype)
         one_channel = source.channels[0] if source.channels and len(source.channels) == 1 else None
         fit = check_fit(
             model.meta,

@@ -57,7 +57,7 @@ def read_image(path: str | Path) -> np.ndarray:
         raise SrscopeError(f"cannot read image {path}: {type(exc).__name__}: {exc}") from None
     if arr.size == 0:
         raise SrscopeError(f"cannot read image {path}: it holds no pixels (damaged or not a TIFF)")
-    check_pixel_dtype(arr.dtype, str(path))
+    check_pixel_dtype(arr.dtype, str(path), allow_bool=True)
     return arr
 
 
