@@ -132,11 +132,9 @@ class _ModelProcessor:
     """Live SR of the newest frame with an sr_engine model (a FrameProcessor)."""
 
     def __init__(self, model: str, threads: int | None) -> None:
-        from sr_engine.bundled import resolve_model
-        from sr_engine.model import SRModel
+        from sr_engine.bundled import open_model
 
-        kwargs = {"threads": threads} if threads else {}
-        self.model = SRModel(resolve_model(model), **kwargs)
+        self.model = open_model(model, threads=threads)
 
     def process(self, image, metadata):
         return self.model.predict(image, dtype="input")

@@ -78,13 +78,10 @@ class SRImageProcessFn:
                 model, out_path or "unused.ome.zarr", mosaic_path=mosaic_path, threads=threads
             )
         else:
-            from sr_engine.bundled import resolve_model
+            from sr_engine.bundled import open_model
             from sr_engine.model import SRModel
 
-            kwargs = {} if threads is None else {"threads": threads}
-            self.model = (
-                model if isinstance(model, SRModel) else SRModel(resolve_model(model), **kwargs)
-            )
+            self.model = model if isinstance(model, SRModel) else open_model(model, threads=threads)
         self._started = False
         self.count = 0
 

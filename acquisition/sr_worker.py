@@ -89,10 +89,9 @@ def serve(
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the acquisition side's to handle
     priority = idle_priority()
     try:
-        from sr_engine.model import SRModel
+        from sr_engine.bundled import open_model
 
-        kwargs = {} if threads is None else {"threads": threads}
-        model = SRModel(model_path, **kwargs)
+        model = open_model(model_path, threads=threads)
     except Exception as exc:
         replies.put(("failed", str(exc) if isinstance(exc, SrscopeError) else repr(exc)))
         return
@@ -399,6 +398,7 @@ class SRWriter:
             "channels": list(meta.channels),
             "lr_pixel_size_um": self.lr_pixel_um,
             "hr_pixel_size_um": self.hr_pixel_um,
+            "backend": self.model.backend_choice.to_dict(),  # what ran, and why
             **self.extra_provenance,
         }
 

@@ -10,7 +10,6 @@ DESIGN.md's format), scores SR, bicubic and bicubic + Richardson–Lucy against
 from __future__ import annotations
 
 import json
-import platform
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,16 +18,18 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from acquisition.microscope import Microscope
+from acquisition.ome_io import read_image
+from acquisition.references import capture_references
+from acquisition.rig import Rig, magnification
+from acquisition.scan import ScanPlan, ScanResult, run_scan
+from acquisition.sr_hook import SRFrameProcessor, sr_processor
+from sr_engine.compatibility import check_fit
 from srscope import logger
+from srscope.atomic import check_output
 from srscope.errors import SrscopeError
-from ui.jobs import (
-    capture_references,
-    centred_roi,
-    frame_info,
-    run_scan,
-    set_preset,
-    snap,
-)
+from ui.demo_result import DemoResult
+from ui.report import write_demo_report
 from ui.save import save_snapshot
 
 LR_OBJECTIVE_MAG = 5
@@ -77,20 +78,6 @@ class DemoSettings(BaseModel):
         return value
 
 
-class DemoResult(BaseModel):
-    """What the demo produced (also written as ``demo.json``)."""
-
-    out: Path
-    report: Path
-    timings_s: dict[str, float]
-    files: dict[str, str]
-    model: dict[str, Any]
-    quality_model: dict[str, Any]
-    table: list[dict[str, Any]]
-    scan_sr: dict[str, Any]
-    notes: list[str]
-
-
 class _Clock:
     def __init__(self, progress: Progress | None) -> None:
         self.timings: dict[str, float] = {}
@@ -106,25 +93,20 @@ class _Clock:
         self.timings[name] = time.perf_counter() - t0
 
 
-def _objective(core: Any, magnification: int) -> str:
-    from ui.panels import _magnification
-
-    for preset in core.getAvailableConfigs("Objective"):
-        if _magnification(preset) == magnification:
+def _objective(scope: Rig, mag: int) -> str:
+    for preset in scope.objectives:
+        if magnification(preset) == mag:
             return preset
     raise SrscopeError(
-        f"the rig has no {magnification}x objective preset "
-        f"(Objective presets: {', '.join(core.getAvailableConfigs('Objective'))})"
+        f"the rig has no {mag}x objective preset "
+        f"({scope.settings.objective_group} presets: {', '.join(scope.objectives)})"
     )
 
 
 def _open_model(spec: str, threads: int | None) -> Any:
-    from sr_engine.bundled import resolve_model
-    from sr_engine.model import SRModel
+    from sr_engine.bundled import open_model
 
-    path = resolve_model(spec)
-    kwargs = {} if threads is None else {"threads": threads}
-    return SRModel(path, **kwargs)
+    return open_model(spec, threads=threads)
 
 
 def _model_info(model: Any) -> dict[str, Any]:
@@ -153,8 +135,8 @@ def _fallback_record(scale: int, lr_px: float, wavelength_um: float = 0.52, na: 
     )
 
 
-def _pick_channel(core: Any, model: Any, wanted: str | None) -> str:
-    channels = list(core.getAvailableConfigs("Channel")) if core.isGroupDefined("Channel") else []
+def _pick_channel(scope: Rig, model: Any, wanted: str | None) -> str:
+    channels = scope.channels
     if wanted:
         if wanted not in channels:
             raise SrscopeError(f"unknown channel {wanted!r} (rig channels: {', '.join(channels)})")
@@ -168,9 +150,7 @@ def _pick_channel(core: Any, model: Any, wanted: str | None) -> str:
                 f"(rig channels: {', '.join(channels)})"
             )
         choice = match[0]
-    from ui.sr import check_channel
-
-    check_channel(model.meta, choice, model.meta.name or str(model.source))
+    check_fit(model.meta, channel=choice, model_name=model.meta.name or str(model.source))
     return choice
 
 
@@ -184,9 +164,6 @@ def _field_positions(
 
 def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoResult:
     """Run every step; returns where everything went and how long it took."""
-    from acquisition.core import open_core
-    from srscope.atomic import check_output
-
     out = Path(settings.out)
     check_output(out, overwrite=True)  # created once the models and the rig are checked
     clock = _Clock(progress)
@@ -206,72 +183,12 @@ def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoRe
             quality = model  # the bundled quality model is for another channel: score this one
 
     with clock.step("open rig"):
-        core = open_core(settings.config)
+        scope = Microscope.open(settings.config)
     try:
-        channel = _pick_channel(core, model, settings.channel)
-        if quality is not model:
-            _pick_channel(core, quality, channel)
-        set_preset(core, "Channel", channel)
-        lr_obj = _objective(core, LR_OBJECTIVE_MAG)
-        hr_obj = _objective(core, HR_OBJECTIVE_MAG)
-        x0, y0 = core.getXYPosition()
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise SrscopeError(f"cannot create output folder {out}: {exc.strerror}") from None
-
-        # 1. snap a 5x frame and super-resolve it
-        with clock.step("snap 5x"):
-            set_preset(core, "Objective", lr_obj)
-            centred_roi(core, settings.roi)
-            lr = snap(core)
-            info = frame_info(core, channel)
-        _check_pixel_size(info.pixel_size_um, model, notes)
-        with clock.step("SR of the snap"):
-            sr = model.predict(lr)
-        snap_files = save_snapshot(
-            out / "snap", lr, info, sr=sr, scale=model.scale, model=str(model.source), stem="snap"
-        )
-        files.update({f"snap_{k}": str(v.relative_to(out)) for k, v in snap_files.items()})
-
-        # 2. tile scan with SR on the fly, raw and SR mosaics
-        with clock.step("scan with on-the-fly SR"):
-            rows, cols = settings.scan
-            scan = run_scan(core, out / "scan", rows, cols, settings.overlap, model=model)
-        files.update({k: str(Path(v).relative_to(out)) for k, v in scan["files"].items()})
-
-        # 3. 20x and 5x captures of a few fields: a reference set
-        with clock.step("capture fields (20x + 5x)"):
-            positions = [
-                (x0 + dx, y0 + dy)
-                for dx, dy in _field_positions(
-                    settings.fields, settings.field_spacing_um, settings.field_centre_um
-                )
-            ]
-            refs_dir = capture_references(
-                core,
-                positions,
-                out / "fields",
-                channel=channel,
-                lr_objective=lr_obj,
-                hr_objective=hr_obj,
-                lr_roi=settings.lr_field,
-                hr_roi=settings.hr_field,
-            )
-        files["fields"] = str(refs_dir.relative_to(out))
-        where = ", ".join(f"({x:.0f}, {y:.0f})" for x, y in positions)
-        notes.append(
-            f"scored fields at stage positions {where} µm; on the simulated tissue specimen "
-            "this is the region the bundled models were not trained on (experiments/README.md)"
-        )
-        core.setXYPosition(x0, y0)
+        lr, sr, scan = _acquire(scope, settings, model, quality, clock, out, files, notes)
     finally:
-        from acquisition.core import close_core
-
-        try:
-            close_core(core)  # no MMCore callback may reach Python at interpreter exit
-        except Exception:  # pragma: no cover - best effort
-            logger.debug("closing the rig failed", exc_info=True)
+        scope.close()  # no MMCore callback may reach Python at interpreter exit
+    refs_dir = out / files["fields"]
 
     # 4. score SR and the baselines against 20x
     with clock.step("evaluate against 20x"):
@@ -309,17 +226,152 @@ def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoRe
         model=_model_info(model),
         quality_model=_model_info(quality),
         table=table,
-        scan_sr=scan["stats"],
+        scan_sr=scan.stats,
         notes=notes,
     )
-    from ui.report import write_demo_report
-
     with clock.step("write report"):
-        write_demo_report(demo, lr=lr, sr=sr, scan=scan, panels=panels, result=result)
+        write_demo_report(
+            demo,
+            lr=lr,
+            sr=sr,
+            lr_mosaic=scan.lr_mosaic,
+            sr_mosaic=scan.sr_mosaic,
+            panels=panels,
+            result=result,
+        )
     demo.timings_s["write report"] = clock.timings["write report"]
     demo.timings_s["total"] = time.perf_counter() - t_start
     (out / "demo.json").write_text(demo.model_dump_json(indent=2))
     return demo
+
+
+class _DemoScan(BaseModel, arbitrary_types_allowed=True):
+    """The demo's tile scan: its mosaics (for the report) and how SR kept up."""
+
+    lr_mosaic: Any
+    sr_mosaic: Any
+    stats: dict[str, Any]
+
+
+def _acquire(
+    scope: Microscope,
+    settings: DemoSettings,
+    model: Any,
+    quality: Any,
+    clock: _Clock,
+    out: Path,
+    files: dict[str, str],
+    notes: list[str],
+) -> tuple[Any, Any, _DemoScan]:
+    """Steps 1-3 on the rig: snap and its SR, scan with SR on the fly, fields at 20x + 5x."""
+    channel = _pick_channel(scope, model, settings.channel)
+    if quality is not model:
+        _pick_channel(scope, quality, channel)
+    scope.set_channel(channel)
+    lr_obj = _objective(scope, LR_OBJECTIVE_MAG)
+    hr_obj = _objective(scope, HR_OBJECTIVE_MAG)
+    x0, y0, _ = scope.position_um
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SrscopeError(f"cannot create output folder {out}: {exc.strerror}") from None
+
+    # 1. snap a 5x frame and super-resolve it
+    with clock.step("snap 5x"):
+        scope.set_objective(lr_obj)
+        _square_roi(scope, settings.roi)
+        frame = scope.snap()
+    _check_pixel_size(frame.meta.pixel_size_um, model, notes)
+    with clock.step("SR of the snap"):
+        sr = model.predict(frame.image)
+    snap_files = save_snapshot(
+        out / "snap",
+        frame.image,
+        frame.meta,
+        sr=sr,
+        scale=model.scale,
+        model=str(model.source),
+        stem="snap",
+    )
+    files.update({f"snap_{k}": str(v.relative_to(out)) for k, v in snap_files.items()})
+
+    # 2. tile scan with SR on the fly: the files `srscope scan --model` writes
+    with clock.step("scan with on-the-fly SR"):
+        rows, cols = settings.scan
+        plan = ScanPlan(
+            center_um=(x0, y0),
+            rows=rows,
+            columns=cols,
+            channels=[channel],
+            objective=lr_obj,
+            exposure_ms=scope.exposure_ms,
+            overlap=settings.overlap,
+        )
+        processor = sr_processor(model, out / "scan" / "sr")
+        try:
+            result = run_scan(scope, plan, out / "scan", processor=processor)
+            scan = _scan_outputs(result, processor)
+        finally:
+            processor.close()
+    files.update(
+        {
+            "scan_state": "scan/scan.json",
+            "scan_raw": "scan/tiles",
+            "scan_lr_mosaic": f"scan/{result.mosaics['all']}",
+            "scan_sr": "scan/sr.ome.zarr",
+            "scan_sr_mosaic": "scan/sr_mosaic.ome.tif",
+        }
+    )
+
+    # 3. 20x (full sensor) and 5x captures of a few fields: a reference set
+    with clock.step("capture fields (20x + 5x)"):
+        positions = [
+            (x0 + dx, y0 + dy)
+            for dx, dy in _field_positions(
+                settings.fields, settings.field_spacing_um, settings.field_centre_um
+            )
+        ]
+        scope.core.clearROI()
+        exposure = scope.exposure_ms
+        capture_references(
+            scope,
+            out / "fields",
+            positions,
+            channels=[channel],
+            hr_objective=hr_obj,
+            lr_objective=lr_obj,
+            hr_exposure_ms=exposure,
+            lr_exposure_ms=exposure,
+            hr_roi=settings.hr_field,
+            lr_roi=settings.lr_field,
+        )
+    files["fields"] = "fields"
+    where = ", ".join(f"({x:.0f}, {y:.0f})" for x, y in positions)
+    notes.append(
+        f"scored fields at stage positions {where} µm; on the simulated tissue specimen "
+        "this is the region the bundled models were not trained on (experiments/README.md)"
+    )
+    scope.move_to(x0, y0)
+    return frame.image, sr, scan
+
+
+def _square_roi(scope: Rig, side: int) -> None:
+    """A centred square ROI of ``side`` px (at most the sensor)."""
+    scope.core.clearROI()
+    w, h = scope.core.getImageWidth(), scope.core.getImageHeight()
+    scope.set_centered_roi(min(side, w, h))
+
+
+def _scan_outputs(result: ScanResult, processor: SRFrameProcessor) -> _DemoScan:
+    if processor.error:
+        raise SrscopeError(f"on-the-fly SR failed: {processor.error}")
+    stats: dict[str, Any] = {"acquisition_s": result.acquisition_s, "tiles": result.tiles_captured}
+    stats.update(processor.stats.summary())
+    return _DemoScan(
+        lr_mosaic=read_image(result.folder / result.mosaics["all"]),
+        sr_mosaic=processor.mosaic,
+        stats=stats,
+    )
 
 
 def _check_pixel_size(lr_px: float, model: Any, notes: list[str]) -> None:
@@ -330,18 +382,6 @@ def _check_pixel_size(lr_px: float, model: Any, notes: list[str]) -> None:
         notes.append(
             f"rig LR pixel {lr_px:.3g} µm differs from the model's {want:.3g} µm by more than 5%"
         )
-
-
-def environment() -> dict[str, str]:
-    """Machine facts for the report."""
-    import os
-
-    return {
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "cpus": str(os.cpu_count()),
-        "platform": platform.platform(terse=True),
-    }
 
 
 def summary_line(demo: DemoResult) -> str:

@@ -16,9 +16,12 @@ import numpy as np
 from sr_engine.bundled import bundled_models
 from sr_engine.compatibility import Fit, ModelMismatch, check_fit
 from sr_engine.metadata import ModelMetadata, read_metadata
+from acquisition.models import Frame
+from sr_engine.live import LiveProcessor
 from srscope.errors import SrscopeError
+from srscope.relay import LatestSlot
 from ui.panes import Region
-from ui.slots import LatestSlot, OneSlotWorker
+from ui.slots import OneSlotWorker
 
 #: the viewer's name for a model that does not fit the rig's channel
 ChannelMismatchError = ModelMismatch
@@ -62,10 +65,9 @@ def model_choices(extra: list[Path] | None = None) -> dict[str, Path]:
 
 def load_model(path: Path, threads: int | None = None) -> Any:
     """An engine model (``sr_engine.SRModel``) for ``path``."""
-    from sr_engine.model import SRModel
+    from sr_engine.bundled import open_model
 
-    kwargs = {} if threads is None else {"threads": threads}
-    return SRModel(path, **kwargs)
+    return open_model(path, threads=threads)
 
 
 @dataclass
@@ -97,14 +99,16 @@ class LoadedModel:
 
 
 class FrameSR:
-    """Whole-frame SR of the newest frame with the live model (the engine's LiveProcessor)."""
+    """Whole-frame SR of the newest frame with the live model (the engine's LiveProcessor).
+
+    A frame keeps its metadata: the LR :class:`~acquisition.models.Frame` rides
+    through the engine's newest-wins processor and comes back beside its SR.
+    """
 
     def __init__(self, model: LoadedModel) -> None:
-        from sr_engine.live import LiveProcessor
-
         self.model = model
         # (the LR frame, its SR): the pair also feeds the consistency map
-        self.results: LatestSlot[tuple[np.ndarray, np.ndarray]] = LatestSlot()
+        self.results: LatestSlot[tuple[Frame, np.ndarray]] = LatestSlot()
         self.errors: LatestSlot[str] = LatestSlot()
         self.processor = LiveProcessor(model.model)
         self.processor.frameReady.connect(self._on_ready)
@@ -114,8 +118,8 @@ class FrameSR:
     def _on_ready(self, sr: np.ndarray, info: Any) -> None:
         self.results.put((info.meta, sr))
 
-    def submit(self, frame: np.ndarray) -> None:
-        self.processor.push(frame, meta=frame)
+    def submit(self, frame: Frame) -> None:
+        self.processor.push(frame.image, meta=frame)
 
     def stats(self) -> dict[str, float]:
         s = self.processor.stats()

@@ -53,6 +53,9 @@ def test_an_override_scans_and_the_sr_store_records_it(tmp_path: Path) -> None:
     prov = attrs.get("srscope") or attrs.get("ome", {}).get("srscope")
     assert prov is not None, attrs.keys()
     assert prov["fit"] == "override" and any("TRITC" in n for n in prov["fit_notes"])
+    # the scan's SR ran on the backend auto chose (as predict's does), and says how
+    assert prov["backend"]["how"] in ("auto", "only available")
+    assert prov["backend"]["backend"] in ("onnxruntime", "openvino")
 
 
 def test_headless_live_with_a_model_of_another_objective_is_refused() -> None:

@@ -21,6 +21,15 @@ from srscope.errors import SrscopeError
 
 from .conftest import structured
 
+
+@pytest.fixture(autouse=True)
+def _fresh_choices():
+    """Each test measures its own candidates (auto remembers per graph in a process)."""
+    backend_select.forget_choices()
+    yield
+    backend_select.forget_choices()
+
+
 # -- without OpenVINO: the seam, the request rules, the acceptance rule ------------
 
 
@@ -109,6 +118,29 @@ def test_auto_keeps_only_candidates_within_the_tolerance(monkeypatch, offset, ac
     if not accepted:
         assert choice.backend == "onnxruntime" and "tolerance" in other.note
     json.dumps(choice.to_dict())  # provenance must be plain JSON
+
+
+def test_open_model_chooses_once_per_model_in_a_process(monkeypatch, tmp_path):
+    """The viewer reopens models on every switch: auto measures a graph only once."""
+    from sr_engine.bundled import open_model
+
+    monkeypatch.setattr(backend_mod, "openvino_available", lambda: True)
+    monkeypatch.setattr(backend_mod, "cpu_has_bf16", lambda: False)
+    made: list[str] = []
+
+    def make(n, p, b, t, ref):
+        made.append(n)
+        return ref if n == "onnxruntime" else _Offset(ref, 1e-4)
+
+    monkeypatch.setattr(backend_select, "make_backend", make)
+    path = save_model(nearest_model(2, 1, n_conv=2, seed=11), tmp_path / "m.onnx")
+    first = open_model(path, threads=1)
+    assert first.backend_choice.how == "auto" and len(first.backend_choice.checks) == 2
+    timed = len(made)
+    again = open_model(str(path), threads=1)
+    assert again.backend_choice.checks == first.backend_choice.checks
+    assert again.backend.name == first.backend.name
+    assert len(made) == timed + 1  # only the chosen backend is built, nothing is re-measured
 
 
 def test_an_explicit_backend_outside_the_tolerance_is_kept_with_a_warning(monkeypatch, caplog):

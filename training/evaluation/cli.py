@@ -9,10 +9,10 @@ import typer
 
 
 def _load_model(spec: str):
-    from sr_engine.bundled import resolve_model
-    from sr_engine.model import SRModel
+    """Scores are measured on the reference backend (ONNX Runtime fp32)."""
+    from sr_engine.bundled import open_model
 
-    return SRModel(resolve_model(spec))
+    return open_model(spec, backend="onnxruntime")
 
 
 def evaluate_cmd(
