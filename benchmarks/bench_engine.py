@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sr_engine.backend import check_request
 from sr_engine.bench import BenchConfig, run_bench
 from srscope.errors import SrscopeError
+from training.torch_reference import eager_tiler
 
 
 def main() -> int:
@@ -59,7 +60,7 @@ def main() -> int:
         quick=args.quick,
         only_backends=args.only_backends,
     )
-    results = run_bench(cfg, echo=lambda s: print(s, flush=True))
+    results = run_bench(cfg, echo=lambda s: print(s, flush=True), eager=eager_tiler)
     args.json.write_text(json.dumps(results, indent=2))
     print(f"results written to {args.json}")
     return 0

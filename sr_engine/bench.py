@@ -28,6 +28,10 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+# the PyTorch comparison, given by the caller (``training.torch_reference.eager_tiler``):
+# (graph, threads) -> run(normalised (C, H, W), scale, tile core, pad) -> (C, sH, sW)
+EagerTiler = Callable[[Any, int | None], Callable[[np.ndarray, int, int, int], np.ndarray]]
+
 GIGAPIXEL_OUT = 0.38e9  # output pixels of the paper's slide
 LIVE_MAX_FLOP_PER_PX = 0.5e6  # models cheaper than this get live fps figures
 
@@ -131,20 +135,24 @@ def live_fps(model: Any, side: int, seconds: float) -> dict[str, float]:
     }
 
 
-def _torch_tiled(
-    proto: Any, model: Any, img: np.ndarray, tile: int, threads: int | None, repeats: int
+def _eager_tiled(
+    eager: EagerTiler | None,
+    proto: Any,
+    model: Any,
+    img: np.ndarray,
+    tile: int,
+    threads: int | None,
+    repeats: int,
 ) -> float | str:
+    """Seconds of the eager reference on ``img`` (same tiles), or why there is none."""
+    if eager is None:
+        return "no eager reference given"
     try:
-        import torch
-
-        from sr_engine.torch_reference import TorchGraph, tiled_eager
+        run = eager(proto, threads)
     except ImportError:
         return "torch not installed"
-    try:
-        net = TorchGraph(proto)
     except NotImplementedError as exc:
         return str(exc)
-    torch.set_num_threads(threads or max(1, (os.cpu_count() or 2)))
     from sr_engine.axes import resolve_layout
     from sr_engine.normalize import fit_normalizer
 
@@ -154,8 +162,8 @@ def _torch_tiled(
     x = norm.before(pcyx[0], axis=0)
     ov = model.receptive_field
     core = tile - 2 * ov
-    tiled_eager(net, x[:, :64, :64], model.scale, core, ov)  # warm-up
-    return _best(lambda: tiled_eager(net, x, model.scale, core, ov), repeats)
+    run(x[:, :64, :64], model.scale, core, ov)  # warm-up
+    return _best(lambda: run(x, model.scale, core, ov), repeats)
 
 
 def bench_model(
@@ -165,6 +173,7 @@ def bench_model(
     peak: float,
     echo: Callable[[str], Any],
     progress: Callable[[str], Any] = lambda s: None,
+    eager: EagerTiler | None = None,
 ) -> dict[str, Any]:
     import onnx
 
@@ -227,7 +236,7 @@ def bench_model(
         res["tail_overhead_geometric"] = round(tail, 3)
     if cfg.torch and not cfg.quick:
         progress(f"{name}: PyTorch eager tiled")
-        tt = _torch_tiled(proto, model, img, tile, cfg.threads, max(1, cfg.repeats - 1))
+        tt = _eager_tiled(eager, proto, model, img, tile, cfg.threads, max(1, cfg.repeats - 1))
         if isinstance(tt, float):
             res["torch_eager_tiled_s"] = round(tt, 3)
             res["speedup_vs_torch"] = round(tt / t, 2)
@@ -465,7 +474,10 @@ def _only_backends(
     return r
 
 
-def run_bench(cfg: BenchConfig, echo: Callable[[str], Any] = print) -> dict[str, Any]:
+def run_bench(
+    cfg: BenchConfig, echo: Callable[[str], Any] = print, eager: EagerTiler | None = None
+) -> dict[str, Any]:
+    """Every figure of the module docstring; ``eager``: the PyTorch comparison (``cfg.torch``)."""
     import onnxruntime as ort
 
     from sr_engine.backend import BF16_FLAGS, cpu_flags, openvino_available
@@ -509,7 +521,7 @@ def run_bench(cfg: BenchConfig, echo: Callable[[str], Any] = print) -> dict[str,
         "models": [],
     }
     for name, spec in _models(cfg):
-        r = bench_model(name, spec, cfg, peak, lambda s: None, progress)
+        r = bench_model(name, spec, cfg, peak, lambda s: None, progress, eager)
         progress(f"{name}: MatMul peak again (the machine may be shared)")
         # the machine may be shared: re-measure the peak after the model and compare
         # against the higher of the two (conservative ratio)

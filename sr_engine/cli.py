@@ -1,4 +1,4 @@
-"""``srscope predict`` and ``srscope bench``.
+"""``srscope predict``, ``models`` and ``export-bioimageio`` (``bench``: :mod:`srscope_cli.bench`).
 
 Heavy imports (onnxruntime, zarr) stay inside the commands so ``srscope --help``
 stays fast.
@@ -25,7 +25,6 @@ PRECISION_PARAM = typer.Option(
 def register(app: typer.Typer) -> None:
     """Add this part's subcommands to the ``srscope`` app."""
     app.command("predict")(predict)
-    app.command("bench")(bench)
     app.command("models")(models)
     app.command("export-bioimageio")(export_bioimageio)
 
@@ -134,50 +133,3 @@ def models(
     else:
         for r in rows:
             typer.echo(format_row(r))
-
-
-def bench(
-    model: list[str] = typer.Option(
-        None, help="model file(s) or bundled names; default: random-weight paper and live models"
-    ),
-    threads: int = typer.Option(None, min=1, help="ONNX Runtime intra-op threads"),
-    size: int = typer.Option(512, min=16, max=16384, help="LR image side for throughput"),
-    repeats: int = typer.Option(3, min=1, help="timed repetitions (best is reported)"),
-    gigapixel: bool = typer.Option(False, help="stream a full 0.38-gigapixel output (minutes)"),
-    quick: bool = typer.Option(False, help="tiny sizes (smoke test, figures meaningless)"),
-    torch_compare: bool = typer.Option(True, help="compare with PyTorch eager tiles if installed"),
-    json_out: Path = typer.Option(None, "--json", help="write the results as JSON here"),
-    backend: str = BACKEND_PARAM,
-    precision: str = PRECISION_PARAM,
-    only_backends: bool = typer.Option(
-        False, help="only time frames per backend/precision and their accuracy (seconds)"
-    ),
-) -> None:
-    """Throughput, GFLOP/s vs the machine's ORT MatMul peak, tile overhead, live fps;
-    time per 512² frame and accuracy per backend/precision."""
-    import json
-
-    from sr_engine.backend import check_request
-    from sr_engine.bench import BenchConfig, run_bench
-    from srscope.atomic import check_output
-
-    check_request(backend, precision)
-    if json_out is not None:
-        check_output(json_out, overwrite=True)  # a folder for it, before minutes of timing
-
-    cfg = BenchConfig(
-        models=model or [],
-        threads=threads,
-        size=size,
-        repeats=repeats,
-        gigapixel=gigapixel,
-        torch=torch_compare,
-        quick=quick,
-        backend=backend,
-        precision=precision,
-        only_backends=only_backends,
-    )
-    results = run_bench(cfg, echo=typer.echo)
-    if json_out is not None:
-        json_out.write_text(json.dumps(results, indent=2))
-        typer.echo(f"results written to {json_out}")

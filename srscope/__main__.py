@@ -1,5 +1,7 @@
+"""``python -m srscope``: the command line of :mod:`srscope_cli` (the composition root)."""
+
 import sys
 
-from srscope.cli import main
+from srscope_cli import main
 
 sys.exit(main())

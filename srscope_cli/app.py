@@ -1,8 +1,10 @@
 """The ``srscope`` command line: one typer app, subcommands registered by each part.
 
-Each part owns ``<part>/cli.py`` with ``register(app)``; heavy imports (torch,
-Qt, onnxruntime) stay inside the command functions so ``srscope --help`` is fast
-and works without the optional extras.
+The composition root: the only module that imports every part (nothing imports
+it; ``tests/core/test_layers.py`` checks). Each part owns ``<part>/cli.py`` with
+``register(app)``; a command that joins parts (``bench``) lives beside this file.
+Heavy imports (torch, Qt, onnxruntime) stay inside the command functions so
+``srscope --help`` is fast and works without the optional extras.
 """
 
 from __future__ import annotations
@@ -41,8 +43,12 @@ def _register_parts() -> None:
     import training.cli
     import training.evaluation.cli
     import ui.cli
+    from srscope_cli.bench import bench
 
-    for part in (acquisition.cli, sr_engine.cli, training.cli, training.evaluation.cli, ui.cli):
+    acquisition.cli.register(app)
+    sr_engine.cli.register(app)
+    app.command("bench")(bench)
+    for part in (training.cli, training.evaluation.cli, ui.cli):
         part.register(app)
 
 

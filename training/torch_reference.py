@@ -1,7 +1,8 @@
 """PyTorch eager execution of an srscope ONNX graph, for the benchmark comparison only.
 
-Imported only by :mod:`sr_engine.bench` inside a guarded import; the engine
-itself never imports torch. Runs the graph node by node with
+Here because only training imports torch: ``srscope bench`` (the command line
+composes the two parts) hands :func:`eager_tiler` to :func:`sr_engine.bench.run_bench`,
+which times it beside the engine. Runs the graph node by node with
 ``torch.nn.functional`` (what an ``nn.Module`` does in eager mode) with the same
 weights, and tiles like Real-ESRGAN's ``tile_process`` (one tile at a time,
 ``tile_pad`` of real neighbouring pixels, output cropped).
@@ -10,6 +11,8 @@ weights, and tiles like Real-ESRGAN's ``tile_process`` (one tile at a time,
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -104,3 +107,18 @@ def tiled_eager(net: TorchGraph, img: np.ndarray, scale: int, tile: int, pad: in
                     :, :, oy : oy + (y1 - y0) * scale, ox : ox + (x1 - x0) * scale
                 ]
     return out[0].numpy()
+
+
+def eager_tiler(
+    proto: Any, threads: int | None
+) -> Callable[[np.ndarray, int, int, int], np.ndarray]:
+    """``run(img, scale, tile, pad)``: :func:`tiled_eager` of ``proto`` on ``threads`` threads.
+
+    Raises ImportError without torch and NotImplementedError for a graph with ops
+    :class:`TorchGraph` does not run (the benchmark notes either instead of a time).
+    """
+    import torch
+
+    net = TorchGraph(proto)
+    torch.set_num_threads(threads or max(1, (os.cpu_count() or 2)))
+    return lambda img, scale, tile, pad: tiled_eager(net, img, scale, tile, pad)

@@ -6,7 +6,7 @@ import pytest
 import tifffile
 
 from acquisition import SIM_CONFIG
-from srscope.cli import main
+from srscope_cli import main
 
 
 def run(args, capsys):

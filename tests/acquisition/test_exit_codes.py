@@ -39,7 +39,7 @@ def run_ok(cmd: str, folder: Path) -> None:
     """Run one command in a fresh folder; it must exit 0 with nothing fatal on stderr."""
     folder.mkdir(parents=True)
     proc = subprocess.run(
-        [sys.executable, "-m", "srscope.cli", *COMMANDS[cmd](folder)],
+        [sys.executable, "-m", "srscope_cli", *COMMANDS[cmd](folder)],
         capture_output=True,
         text=True,
         timeout=180,

@@ -32,7 +32,7 @@ def _rss_mb(pid: int) -> float | None:
 def test_full_sensor_live_with_sr_keeps_memory_flat():
     frames = int(SECONDS * 200)  # more than the camera can deliver in that time
     proc = subprocess.Popen(
-        [sys.executable, "-m", "srscope.cli", "live", "--headless", "--frames", str(frames),
+        [sys.executable, "-m", "srscope_cli", "live", "--headless", "--frames", str(frames),
          "--objective", "5x", "--channel", "DAPI", "--exposure", "10", "--model", "live_fluo"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip

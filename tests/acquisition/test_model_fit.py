@@ -15,7 +15,7 @@ import zarr
 
 def _srscope(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "srscope.cli", *args], capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "srscope_cli", *args], capture_output=True, text=True, timeout=300
     )
 
 

@@ -29,7 +29,7 @@ ROWS, COLS, ROI = 3, 3, 32
 
 def scan_args(out: Path, *extra: str, rows: int = ROWS, cols: int = COLS) -> list[str]:
     grid = ["--rows", str(rows), "--cols", str(cols), "--roi", str(ROI)]
-    return [sys.executable, "-m", "srscope.cli", "scan", "-o", str(out), *grid, *extra]
+    return [sys.executable, "-m", "srscope_cli", "scan", "-o", str(out), *grid, *extra]
 
 
 def interrupt(
@@ -57,7 +57,7 @@ def interrupt(
 
 
 def resume(out: Path, *extra: str) -> subprocess.CompletedProcess:
-    args = [sys.executable, "-m", "srscope.cli", "scan", "-o", str(out), "--resume",
+    args = [sys.executable, "-m", "srscope_cli", "scan", "-o", str(out), "--resume",
             "--roi", str(ROI), *extra]  # fmt: skip
     proc = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -120,7 +120,7 @@ def test_ctrl_c_prints_how_to_resume_and_the_resume_stores_each_tile_once(tmp_pa
     command = assert_one_resume_line(proc.stderr, out, ROWS * COLS - 1)
     assert stored_tiles(out).keys() == Journal(out / "journal.jsonl").latest().keys()
     done = subprocess.run(
-        [sys.executable, "-m", "srscope.cli", *shlex.split(command)[1:]],
+        [sys.executable, "-m", "srscope_cli", *shlex.split(command)[1:]],
         capture_output=True,
         text=True,
         timeout=300,
@@ -215,7 +215,7 @@ def test_random_interrupts_then_resume(sig, tmp_path):
         out = tmp_path / f"scan{trial}"
         interrupt(scan_args(out), out, rng.randint(0, n - 2), sig, rng.uniform(0, 0.15))
         if (out / "scan.json").is_file():
-            args = [sys.executable, "-m", "srscope.cli", "scan", "-o", str(out), "--resume",
+            args = [sys.executable, "-m", "srscope_cli", "scan", "-o", str(out), "--resume",
                     "--roi", str(ROI)]  # fmt: skip
             interrupt(args, out, rng.randint(0, n), sig, rng.uniform(0, 0.15))
             resume(out)

@@ -33,10 +33,10 @@ TIMEOUT_S = 60.0
 
 
 def run_cli(argv: list[str], cwd: Path, timeout: float = TIMEOUT_S) -> subprocess.CompletedProcess:
-    """``python -m srscope.cli ARGV`` in ``cwd``; a hang is a failure, not a stuck suite."""
+    """``python -m srscope_cli ARGV`` in ``cwd``; a hang is a failure, not a stuck suite."""
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "QT_QPA_PLATFORM": "offscreen"}
     return subprocess.run(
-        [sys.executable, "-m", "srscope.cli", *argv],
+        [sys.executable, "-m", "srscope_cli", *argv],
         cwd=cwd,
         env=env,
         capture_output=True,

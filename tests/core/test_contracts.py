@@ -91,7 +91,7 @@ def test_reference_set_refuses_inconsistent_pixel_sizes(tmp_path):
 
 
 def test_cli_returns_exit_codes(capsys):
-    from srscope.cli import main
+    from srscope_cli import main
 
     assert main(["version"]) == 0
     assert "srscope" in capsys.readouterr().out

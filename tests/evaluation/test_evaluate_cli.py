@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from srscope.cli import main
+from srscope_cli import main
 
 
 @pytest.mark.slow

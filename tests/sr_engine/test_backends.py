@@ -174,7 +174,7 @@ def _srscope(args, tmp_path, hide_openvino=False):
 
         env = {**os.environ, "PYTHONPATH": str(shim)}
     return subprocess.run(
-        [sys.executable, "-m", "srscope.cli", *args],
+        [sys.executable, "-m", "srscope_cli", *args],
         capture_output=True, text=True, timeout=300, env=env,
     )  # fmt: skip
 
@@ -283,7 +283,7 @@ def test_auto_choice_is_made_and_recorded_in_the_outputs(ov, tmp_path):
 
 
 def test_cli_records_an_explicit_openvino_backend(ov, cli_files, tmp_path):
-    from srscope.cli import main
+    from srscope_cli import main
 
     model, src = cli_files
     out = tmp_path / "o.ome.zarr"

@@ -53,7 +53,7 @@ def test_core_reproduces_srscope(tmp_path, tiny, which):
 
 def test_cli(tmp_path, tiny):
     out = tmp_path / "m.zip"
-    cmd = [sys.executable, "-m", "srscope.cli", "export-bioimageio", str(tiny), str(out)]
+    cmd = [sys.executable, "-m", "srscope_cli", "export-bioimageio", str(tiny), str(out)]
     ok = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert ok.returncode == 0, ok.stderr
     assert out.is_file()

@@ -8,7 +8,7 @@ import tifffile
 import zarr
 
 from sr_engine.testing import nearest_model, save_model
-from srscope.cli import main
+from srscope_cli import main
 
 from .conftest import structured
 
@@ -116,7 +116,7 @@ def test_models_lists_every_bundled_model_with_its_card():
     from sr_engine.bundled import bundled_models
 
     run = subprocess.run(
-        [sys.executable, "-m", "srscope.cli", "models", "--json", "--no-speed"],
+        [sys.executable, "-m", "srscope_cli", "models", "--json", "--no-speed"],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr

@@ -53,7 +53,7 @@ def test_paper_and_live_architectures_run_and_count_flops():
 
 def test_torch_reference_computes_the_same_function():
     pytest.importorskip("torch")
-    from sr_engine.torch_reference import TorchGraph, tiled_eager
+    from training.torch_reference import TorchGraph, tiled_eager
 
     proto = paper_generator(blocks=2)
     model = SRModel(proto)

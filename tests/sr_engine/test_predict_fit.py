@@ -25,7 +25,7 @@ def _snap(path: Path, pixel_size_um: float, channel: str) -> Path:
 
 def _predict(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "srscope.cli", "predict", *args, "--backend", "onnxruntime"],
+        [sys.executable, "-m", "srscope_cli", "predict", *args, "--backend", "onnxruntime"],
         capture_output=True, text=True, timeout=180,
     )  # fmt: skip
 

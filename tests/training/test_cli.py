@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sr_engine.metadata import read_metadata
-from srscope.cli import main
+from srscope_cli import main
 
 
 @pytest.mark.slow

@@ -17,7 +17,7 @@ from training.synthetic import specimen
 
 def srscope(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "srscope.cli", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "srscope_cli", *args], capture_output=True, text=True, timeout=120
     )
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from qtpy import QtGui
 
-from srscope.cli import main
+from srscope_cli import main
 
 
 def _no_display(monkeypatch) -> None:

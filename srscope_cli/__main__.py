@@ -1,0 +1,5 @@
+import sys
+
+from srscope_cli import main
+
+sys.exit(main())
