@@ -50,7 +50,7 @@ def precision_run(preset: str, prec: str, iterations: int, workdir: str) -> tupl
     """Iterations/s and final validation PSNR of a short run on synthetic HR images."""
     from srscope.degradation import DegradationRecord
     from training.config import TrainConfig
-    from training.images import Source
+    from training.images import TrainingImage
     from training.synthetic import specimen
     from training.trainer import Trainer
 
@@ -58,7 +58,7 @@ def precision_run(preset: str, prec: str, iterations: int, workdir: str) -> tupl
         {"scale": 4, "psf": {"sigma_hr_px": 2.0}, "intensity": {"gain": 0.5, "offset": 100},
          "noise": {"kind": "poisson-gaussian", "std": 3.0, "poisson_gain": 2.0}}
     )  # fmt: skip
-    sources = [Source(f"s{i}", specimen((512, 512), seed=i)[None], ["x"]) for i in range(3)]
+    sources = [TrainingImage(f"s{i}", specimen((512, 512), seed=i)[None], ["x"]) for i in range(3)]
     cfg = TrainConfig.preset_defaults(
         preset, iterations=iterations, epoch_iterations=iterations, precision=prec,
         patch_lr=48 if preset != "paper" else 24, batch=16 if preset != "paper" else 4,

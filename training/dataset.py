@@ -19,7 +19,7 @@ from srscope import logger
 from srscope.degradation import DegradationRecord, add_noise, block_mean
 from srscope.errors import SrscopeError
 from training.config import TrainConfig
-from training.images import Source
+from training.images import TrainingImage
 
 
 @dataclass
@@ -44,7 +44,7 @@ def _percentiles(lr: np.ndarray, low: float, high: float) -> tuple[np.ndarray, n
 
 
 def prepare_sources(
-    sources: list[Source], record: DegradationRecord, cfg: TrainConfig
+    sources: list[TrainingImage], record: DegradationRecord, cfg: TrainConfig
 ) -> list[Prepared]:
     """Blur once, fix each source's normalisation, and split rows into train/validation."""
     if not sources:

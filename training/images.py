@@ -1,10 +1,11 @@
 """Reading training images: a reference set's captures or a plain folder of TIFF/PNG/OME-TIFF.
 
-Every image becomes a :class:`Source`, float32 ``(C, Y, X)`` with channel names,
+Every image becomes a :class:`TrainingImage`, float32 ``(C, Y, X)`` with channel names,
 so multi-channel, RGB and single-channel data go through one code path. Layout
 rules are explicit (never guessed from pixel values): ``(Y, X)`` is one
 channel; ``(Y, X, 3|4)`` uint8/uint16 is RGB(A) (alpha dropped); ``(C, Y, X)``
-with C ≤ 8 is channels; a deeper 3-D stack is Z planes, each its own source.
+with C ≤ 8 is channels; a deeper 3-D stack is Z planes, each its own image.
+(Not :class:`sr_engine.sources.Source`, the engine's lazily read input.)
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ MAX_CHANNELS = 8
 
 
 @dataclass
-class Source:
+class TrainingImage:
     """One HR image to cut patches from (float32 ``(C, Y, X)``)."""
 
     name: str
@@ -61,31 +62,34 @@ def read_image(path: str | Path) -> np.ndarray:
     return arr
 
 
-def to_sources(name: str, arr: np.ndarray, channels: list[str] | None = None) -> list[Source]:
+def to_sources(
+    name: str, arr: np.ndarray, channels: list[str] | None = None
+) -> list[TrainingImage]:
     """Split an array into ``(C, Y, X)`` sources following the layout rules of this module."""
     arr = np.asarray(arr)
     if arr.ndim == 2:
-        return [Source(name, arr[None].astype(np.float32), channels or ["ch0"])]
+        return [TrainingImage(name, arr[None].astype(np.float32), channels or ["ch0"])]
     if arr.ndim == 3 and arr.shape[-1] in (3, 4) and arr.shape[0] > MAX_CHANNELS:
         rgb = np.moveaxis(arr[..., :3], -1, 0).astype(np.float32)
-        return [Source(name, rgb, channels or ["R", "G", "B"], meta={"rgb": True})]
+        return [TrainingImage(name, rgb, channels or ["R", "G", "B"], meta={"rgb": True})]
     if arr.ndim == 3 and arr.shape[0] <= MAX_CHANNELS:
         names = channels or [f"ch{i}" for i in range(arr.shape[0])]
-        return [Source(name, arr.astype(np.float32), names)]
+        return [TrainingImage(name, arr.astype(np.float32), names)]
     if arr.ndim == 3:
         return [
-            Source(f"{name}[z{z}]", arr[z][None].astype(np.float32), channels or ["ch0"])
+            TrainingImage(f"{name}[z{z}]", arr[z][None].astype(np.float32), channels or ["ch0"])
             for z in range(arr.shape[0])
         ]
     if arr.ndim == 4 and arr.shape[1] <= MAX_CHANNELS:  # (Z, C, Y, X)
         names = channels or [f"ch{i}" for i in range(arr.shape[1])]
         return [
-            Source(f"{name}[z{z}]", arr[z].astype(np.float32), names) for z in range(arr.shape[0])
+            TrainingImage(f"{name}[z{z}]", arr[z].astype(np.float32), names)
+            for z in range(arr.shape[0])
         ]
     raise SrscopeError(f"{name}: unsupported image shape {arr.shape}")
 
 
-def load_folder(folder: str | Path) -> list[Source]:
+def load_folder(folder: str | Path) -> list[TrainingImage]:
     """Every TIFF/PNG image of a folder (not recursive), sorted by name."""
     folder = Path(folder)
     if not folder.is_dir():
@@ -93,7 +97,7 @@ def load_folder(folder: str | Path) -> list[Source]:
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise SrscopeError(f"no TIFF/PNG images in {folder}")
-    sources: list[Source] = []
+    sources: list[TrainingImage] = []
     for p in files:
         sources.extend(to_sources(p.name, read_image(p)))
     return sources
@@ -101,7 +105,7 @@ def load_folder(folder: str | Path) -> list[Source]:
 
 def load_reference_hr(
     folder: str | Path, channel: str | None = None, stack_channels: bool = False
-) -> tuple[list[Source], ReferenceSet]:
+) -> tuple[list[TrainingImage], ReferenceSet]:
     """HR captures of a reference set; one single-channel source per entry, or
     one multi-channel source per position with ``stack_channels``."""
     folder = Path(folder)
@@ -133,7 +137,7 @@ def load_reference_hr(
         if set(chans) != set(names):
             raise SrscopeError(f"position {pos} lacks channels {sorted(set(names) - set(chans))}")
         img = np.stack([chans[c] for c in names]).astype(np.float32)
-        sources.append(Source(f"p{i:03d}", img, list(names), entries[0].hr.pixel_size_um))
+        sources.append(TrainingImage(f"p{i:03d}", img, list(names), entries[0].hr.pixel_size_um))
     return sources, refs
 
 
@@ -154,7 +158,7 @@ def read_plane(path: str | Path) -> np.ndarray:
 
 def load_sources(
     path: str | Path | list[str | Path], channel: str | None = None, stack_channels: bool = False
-) -> tuple[list[Source], ReferenceSet | None]:
+) -> tuple[list[TrainingImage], ReferenceSet | None]:
     """A reference set (folder with ``references.json``) or a plain image folder; or several
     of them (many specimens for one model: reference sets must share their HR pixel size)."""
     if isinstance(path, list):
@@ -168,10 +172,10 @@ def load_sources(
 
 def _load_many(
     paths: list[Path], channel: str | None, stack_channels: bool
-) -> tuple[list[Source], ReferenceSet | None]:
+) -> tuple[list[TrainingImage], ReferenceSet | None]:
     if len(paths) == 1:
         return load_sources(paths[0], channel, stack_channels)
-    sources: list[Source] = []
+    sources: list[TrainingImage] = []
     first: ReferenceSet | None = None
     for p in paths:
         srcs, refs = load_sources(p, channel, stack_channels)

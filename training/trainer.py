@@ -28,7 +28,7 @@ from training import precision
 from training.config import TrainConfig
 from training.dataset import PatchSampler, prepare_sources
 from training.ema import ema_model
-from training.images import Source
+from training.images import TrainingImage
 from training.losses import Losses
 from training.models import Discriminator, build_generator
 from training.real_validation import RealStrip, real_strips
@@ -119,7 +119,7 @@ class Trainer:
 
     def __init__(
         self,
-        sources: list[Source],
+        sources: list[TrainingImage],
         record: DegradationRecord,
         cfg: TrainConfig,
         workdir: str | Path,
