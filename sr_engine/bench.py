@@ -181,9 +181,9 @@ def bench_model(
     from sr_engine.model import SRModel
 
     progress(f"{name}: loading (backend {cfg.backend}, precision {cfg.precision})")
-    from sr_engine.model import _load_proto
+    from sr_engine.model import load_proto
 
-    proto = spec if isinstance(spec, onnx.ModelProto) else _load_proto(spec)[1]
+    proto = spec if isinstance(spec, onnx.ModelProto) else load_proto(spec)[1]
     model = SRModel(proto, threads=cfg.threads, backend=cfg.backend, precision=cfg.precision)
     fpp = flops_per_lr_pixel(proto, model.n_channels)
     side = cfg.size

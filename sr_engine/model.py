@@ -63,7 +63,7 @@ class SRModel:
         from sr_engine.backend import check_request
 
         check_request(backend, precision)  # before any slow work
-        self.source, proto = _load_proto(model)
+        self.source, proto = load_proto(model)
         self.meta = ModelMetadata.from_props(props_of(proto), source=self.source)
         self._proto_bytes = proto.SerializeToString() if not isinstance(model, bytes) else model
         self.memory_budget_mb = float(memory_budget_mb)
@@ -253,7 +253,9 @@ class SRModel:
         )
 
 
-def _load_proto(model: Any) -> tuple[str, Any]:
+def load_proto(model: Any) -> tuple[str, Any]:
+    """``(source, ModelProto)`` of a path, bytes or proto; a file must be one readable,
+    self-contained ONNX file (else :class:`ModelError`). Metadata is not checked here."""
     import onnx
 
     if isinstance(model, onnx.ModelProto):

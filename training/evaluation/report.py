@@ -19,7 +19,8 @@ from srscope.atomic import write_text_atomic
 from training.evaluation.evaluate import EvaluationResult, Panel
 
 
-def _plt():
+def pyplot():
+    """matplotlib's pyplot on the Agg backend (files only, no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -28,16 +29,17 @@ def _plt():
     return plt
 
 
-def _png(fig) -> bytes:
+def png_bytes(fig) -> bytes:
+    """The figure as PNG bytes (100 dpi, tight); the figure is closed."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-    _plt().close(fig)
+    pyplot().close(fig)
     return buf.getvalue()
 
 
 def table_figure(result: EvaluationResult) -> bytes:
     """PSNR and SSIM, mean ± sd over fields, one bar per method."""
-    plt = _plt()
+    plt = pyplot()
     rows = result.table
     names = [r.method for r in rows]
     fig, axes = plt.subplots(1, 2, figsize=(2.0 + 1.3 * len(rows), 3.4))
@@ -54,12 +56,12 @@ def table_figure(result: EvaluationResult) -> bytes:
             ax.set_ylim(max(0.0, lo - pad) if key == "ssim" else lo - pad, hi + pad)
     fig.suptitle(f"mean ± sd over {rows[0].n_fields if rows else 0} fields")
     fig.tight_layout()
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def panel_figure(panel: Panel) -> bytes:
     """All methods side by side at one display range, a zoomed centre, and the z-map."""
-    plt = _plt()
+    plt = pyplot()
     names = list(panel.images)
     n = len(names) + (1 if panel.zmap is not None else 0)
     fig, axes = plt.subplots(2, n, figsize=(2.3 * n, 4.9), squeeze=False)
@@ -96,12 +98,12 @@ def panel_figure(panel: Panel) -> bytes:
         ax.set_yticks([])
     fig.suptitle(panel.title, fontsize=10)
     fig.tight_layout()
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def resolution_figure(result: EvaluationResult, panels: Sequence[Panel]) -> bytes:
     """Decorrelation curves of the first entry and resolution per image over all entries."""
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
     if panels and panels[0].decorrelation:
         for label, d in panels[0].decorrelation.items():
@@ -131,7 +133,7 @@ def resolution_figure(result: EvaluationResult, panels: Sequence[Panel]) -> byte
     axes[1].set_ylabel("resolution (µm), lower is finer")
     axes[1].set_title("decorrelation resolution, mean ± sd over entries", fontsize=9)
     fig.tight_layout()
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def write_csv(result: EvaluationResult, out: Path) -> tuple[Path, Path]:
@@ -160,7 +162,8 @@ def write_csv(result: EvaluationResult, out: Path) -> tuple[Path, Path]:
     return table, per_field
 
 
-def _img(data: bytes, alt: str) -> str:
+def img_tag(data: bytes, alt: str) -> str:
+    """An HTML ``<img>`` holding the PNG ``data`` inline (a report is one file)."""
     b64 = base64.b64encode(data).decode("ascii")
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{b64}">'
 
@@ -240,7 +243,7 @@ def write_report(
         "and each output mapped onto it by a least-squares gain/offset; PSNR/SSIM with data "
         f"range 1. Richardson–Lucy: {result.rl_iterations} iterations, calibrated Gaussian PSF "
         "combined with the LR pixel box.</p>",
-        _img(pngs[0][1], "PSNR and SSIM per method"),
+        img_tag(pngs[0][1], "PSNR and SSIM per method"),
         f"<ul class=note>{notes}</ul>" if notes else "",
         "<h2>Entries: resolution and consistency</h2>",
         _entries_html(result),
@@ -253,9 +256,9 @@ def write_report(
         "calibrated noise; fraction of LR pixels with |z| above the threshold, and rms z (≈1 when "
         "the record explains the residual; below 1 is normal, since the SR was made from this LR "
         "frame and carries part of its noise).</p>",
-        _img(pngs[-1][1], "resolution"),
+        img_tag(pngs[-1][1], "resolution"),
         "<h2>Image panels</h2>",
-        *(_img(data, name) for name, data in pngs[1:-1]),
+        *(img_tag(data, name) for name, data in pngs[1:-1]),
         extra_html,
     ]
     page = (

@@ -427,9 +427,9 @@ def simulate_captures(
 
 def contrast_figure(results: dict[str, tuple[UsafResult, dict]], focus: list[str]) -> bytes:
     """The paper's Fig. 5: contrast vs lp/mm per image, and profiles across chosen elements."""
-    from training.evaluation.report import _plt, _png
+    from training.evaluation.report import png_bytes, pyplot
 
-    plt = _plt()
+    plt = pyplot()
     n = len(focus)
     fig, axes = plt.subplots(1, 1 + n, figsize=(4.2 + 3.0 * n, 3.4), squeeze=False)
     ax = axes[0, 0]
@@ -454,14 +454,14 @@ def contrast_figure(results: dict[str, tuple[UsafResult, dict]], focus: list[str
         a.set_xlabel("µm across bars")
         a.set_ylabel("(I - background) / (bright - background)", fontsize=7)
     fig.tight_layout()
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def triplet_figure(image: np.ndarray, triplets: list[Triplet]) -> bytes:
     """The real target with detected triplets marked (green resolved, red not)."""
-    from training.evaluation.report import _plt, _png
+    from training.evaluation.report import png_bytes, pyplot
 
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
     axes[0].imshow(image, cmap="gray")
     for t in triplets:
@@ -483,4 +483,4 @@ def triplet_figure(image: np.ndarray, triplets: list[Triplet]) -> bytes:
     axes[1].set_ylabel("Michelson contrast")
     axes[1].legend(fontsize=8)
     fig.tight_layout()
-    return _png(fig)
+    return png_bytes(fig)

@@ -171,7 +171,7 @@ def _focus(lr_res: UsafResult) -> list[str]:
 
 def write_usaf_report(report: UsafReport, figures: list[tuple[str, bytes]], out: Path) -> Path:
     """``usaf.json``, ``figures/usaf_*.png`` and a self-contained ``usaf.html``."""
-    from training.evaluation.report import CSS, _img
+    from training.evaluation.report import CSS, img_tag
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "figures").mkdir(exist_ok=True)
@@ -197,7 +197,7 @@ def write_usaf_report(report: UsafReport, figures: list[tuple[str, bytes]], out:
         "and both gaps darker than both neighbouring bars, for both bar orientations and "
         "every coarser element. Edge FWHM: erf fit to the first edge of the coarsest element "
         "(optics and pixel together).</p>"
-        + "".join(_img(d, n) for n, d in figures)
+        + "".join(img_tag(d, n) for n, d in figures)
         + "</body></html>"
     )
     return write_text_atomic(out / "usaf.html", page)
