@@ -1,11 +1,11 @@
-"""``srscope snap | live | references | scan | acquire``: the acquisition commands.
+"""``srscope snap | references | scan | acquire``, ``live --headless``: the acquisition commands.
 
 Each opens the simulated rig (``--sim``, the default) or a Micro-Manager config
 (``--config FILE``). Heavy imports stay inside the commands so ``--help`` is fast.
 
 Extension point for on-the-fly processing (super-resolution): ``scan`` and
 ``acquire`` take ``--model``; :func:`processor_for` turns it into a
-:class:`acquisition.live.FrameProcessor` (for SR: a worker process at idle
+:class:`acquisition.processor.FrameProcessor` (for SR: a worker process at idle
 priority, :mod:`acquisition.sr_hook`), which never blocks acquisition. Change
 only that function to plug in another processor.
 """
@@ -180,45 +180,24 @@ def snap(
 # ----------------------------------------------------------------------------- live
 
 
-def live(
-    headless: bool = typer.Option(False, "--headless", help="No window: stream, print fps"),
-    frames: int = typer.Option(100, min=1, help="Frames to stream with --headless"),
-    objective: str = typer.Option(None, help="Objective preset to start with"),
-    channel: str = typer.Option(None, help="Channel preset to start with"),
-    exposure: float = typer.Option(None, help="Exposure in ms"),
-    roi: int = typer.Option(None, min=16, help=ROI_HELP),
-    realtime: bool = typer.Option(
-        True, "--realtime/--no-realtime", help="Sim only: frames take their exposure time"
-    ),
-    model: str = typer.Option(None, "--model", help="SR model (.onnx or bundled name)"),
-    allow_mismatch: bool = typer.Option(False, "--allow-mismatch", help=ALLOW_MISMATCH_HELP),
-    zoom_model: str = typer.Option(None, help="Window only: full-quality model when zoomed"),
-    out: Path = typer.Option(Path("srscope_out"), "--out", help="Window only: output folder"),
-    screenshot: Path = typer.Option(None, help="Window only: PNG of the window"),
-    exit_after: float = typer.Option(None, min=0.0, help="Window only: close after SECONDS"),
-    threads: int = typer.Option(None, min=1, help="ONNX Runtime threads"),
-    sim: bool = typer.Option(True, "--sim/--no-sim", help=SIM_HELP),
-    config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
+def live_headless(
+    frames: int,
+    objective: str | None,
+    channel: str | None,
+    exposure: float | None,
+    roi: int | None,
+    realtime: bool,
+    model: str | None,
+    allow_mismatch: bool,
+    threads: int | None,
+    sim: bool,
+    config: Path | None,
 ) -> None:
-    """Live view (window), or --headless: stream N frames and print fps and drops."""
-    if not headless:
-        from sr_engine.bundled import resolve_model
-        from ui.app import run_viewer
+    """``srscope live --headless``: stream ``frames`` frames, print fps and drops.
 
-        if screenshot is not None and exit_after is None:
-            raise SrscopeError("--screenshot needs --exit-after SECONDS (when to take it)")
-        run_viewer(
-            config,
-            resolve_model(model) if model else None,
-            zoom_model=resolve_model(zoom_model) if zoom_model else None,
-            channel=channel,
-            objective=objective,
-            out_dir=out,
-            screenshot=screenshot,
-            exit_after=exit_after,
-            threads=threads,
-        )
-        return
+    The ``live`` command itself is the viewer part's (``ui.cli``): without
+    ``--headless`` it opens a window, which this part does not know about.
+    """
     with _open(sim, config, roi, realtime=realtime) as scope:
         if objective:
             scope.set_objective(objective)
@@ -437,5 +416,5 @@ def acquire(
 
 def register(app: typer.Typer) -> None:
     """Add this part's subcommands to the ``srscope`` app."""
-    for fn in (snap, live, references, scan, acquire):
+    for fn in (snap, references, scan, acquire):
         app.command(fn.__name__)(fn)

@@ -59,7 +59,7 @@ class ProcessorRelay:
 
     @property
     def errors(self) -> int:
-        return self._relay.errors
+        return self._relay.failures
 
     @property
     def dropped(self) -> int:
@@ -105,7 +105,7 @@ class ProcessorRelay:
             try:
                 self.processor.finish()
             except Exception:
-                self._relay.errors += 1
+                self._relay.failures += 1
                 logger.exception("frame processor failed to finish")
 
     # -- relay thread -----------------------------------------------------------------

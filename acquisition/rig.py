@@ -30,6 +30,15 @@ from srscope.errors import SrscopeError
 MAX_EXPOSURE_MS = 600_000.0  # 10 min: longer is a typo (and would block a snap for days)
 
 
+def magnification(objective: str) -> float:
+    """``"20x/0.45"`` or ``"20x"`` -> 20.0 (0 when the name carries no magnification)."""
+    head = objective.lower().split("x")[0].strip()
+    try:
+        return float(head)
+    except ValueError:
+        return 0.0
+
+
 def check_exposure(exposure_ms: float) -> float:
     """An exposure time in ms a camera can take: > 0 and at most 10 minutes."""
     if not 0 < exposure_ms <= MAX_EXPOSURE_MS:

@@ -121,7 +121,7 @@ class Relay(Generic[T, R]):
         self._thread: threading.Thread | None = None
         self.submitted = 0
         self.done = 0
-        self.errors = 0
+        self.failures = 0
         self.busy = False
         self.busy_s = 0.0
         self.latency_ms: collections.deque[float] = collections.deque(maxlen=history)
@@ -207,7 +207,7 @@ class Relay(Generic[T, R]):
         try:
             result = self.fn(item)
         except Exception as exc:  # a consumer's bug must not stop the producer
-            self.errors += 1
+            self.failures += 1
             if self.on_error is None:
                 logger.exception("%s failed", self.name)
             else:

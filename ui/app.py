@@ -1,6 +1,8 @@
 """Starting the viewer: display check, rig, model check, jobs, screenshot-and-exit.
 
-``run_viewer`` is what ``srscope live`` (GUI) and ``srscope demo --gui`` call.
+``run_viewer`` is what ``srscope live`` (GUI) and ``srscope demo --gui`` call. The
+window drives the acquisition part's :class:`~acquisition.microscope.Microscope`
+(live stream, scans, references) through its public API.
 """
 
 from __future__ import annotations
@@ -12,6 +14,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from acquisition.microscope import Microscope
+from acquisition.models import RigSettings
+from acquisition.rig import Rig, magnification
+from sr_engine.bundled import bundled_models
+from sr_engine.metadata import read_metadata
 from srscope import logger
 from srscope.errors import SrscopeError
 
@@ -41,14 +48,14 @@ def ensure_display() -> None:
         raise NoDisplayError(f"the viewer needs Qt ({exc}): pip install 'srscope[ui]'") from None
 
 
-def pick_objective(rig: Any, model_meta: Any | None) -> str | None:
+def pick_objective(scope: Rig, model_meta: Any | None) -> str | None:
     """For SR, start on the LR objective: the lowest magnification preset."""
-    from ui.panels import _magnification
-
-    objectives = rig.objectives()
+    objectives = scope.objectives if scope.core.isGroupDefined(
+        scope.settings.objective_group
+    ) else []  # fmt: skip
     if model_meta is None or not objectives:
         return None
-    return min(objectives, key=lambda o: _magnification(o) or 1e9)
+    return min(objectives, key=lambda o: magnification(o) or 1e9)
 
 
 def prepare_rig(
@@ -56,60 +63,58 @@ def prepare_rig(
     model: Path | None,
     channel: str | None = None,
     objective: str | None = None,
-) -> tuple[Any, Any]:
+    settings: RigSettings | None = None,
+) -> Microscope:
     """Open the rig, choose objective and channel, refuse a model/channel mismatch.
 
-    Returns ``(microscope, rig)``. With a model and no ``channel``, the rig switches
-    to the model's channel when it has it; an explicit ``channel`` the model
-    was not trained for is refused, naming both.
+    With a model and no ``channel``, the rig switches to the model's channel when
+    it has it; an explicit ``channel`` the model was not trained for is refused,
+    naming both. ``settings``: the rig's group names and objectives (a user's own
+    config); the defaults fit the simulated rig.
     """
-    from acquisition import Microscope
-    from sr_engine.metadata import read_metadata
-    from ui.rig import RigControl
-    from ui.sr import check_channel
+    from ui.sr import check_channel  # Qt: imported once ensure_display() said it can be
 
     meta = read_metadata(model) if model is not None else None
     with _psygnal_core_events():
-        scope = Microscope.open(config)
+        scope = Microscope.open(config, settings)
     try:
-        rig = RigControl(scope.core, scope)
-        objective = objective or pick_objective(rig, meta)
+        objective = objective or pick_objective(scope, meta)
         if objective:
-            rig.set_objective(objective)
+            scope.set_objective(objective)
         if channel:
-            rig.set_channel(channel)
+            scope.set_channel(channel)
         elif meta is not None:
-            matches = [c for c in rig.channels() if c.lower() in {m.lower() for m in meta.channels}]
-            if matches and rig.channel() not in matches:
-                rig.set_channel(matches[0])
+            wanted = {m.lower() for m in meta.channels}
+            matches = [c for c in scope.channels if c.lower() in wanted]
+            if matches and scope.channel not in matches:
+                scope.set_channel(matches[0])
         if meta is not None:
-            check_channel(meta, rig.channel(), Path(model).name)
+            check_channel(meta, scope.channel, Path(model).name)
     except Exception:
         scope.close()
         raise
-    return scope, rig
+    return scope
 
 
-def default_model(rig: Any, objective_given: bool) -> Path | None:
+def default_model(scope: Rig, objective_given: bool) -> Path | None:
     """The bundled model that fits the rig's channel, for a viewer opened without one.
 
     Unless the objective was chosen, the rig goes to its LR objective first (what
     SR is for); then the best-fitting bundled model for the channel and pixel size,
     live tier first, a generalist of the channel's modality otherwise.
     """
-    from sr_engine.bundled import bundled_models
-    from ui.sr import model_for_channel
+    from ui.sr import model_for_channel  # Qt: imported once ensure_display() said it can be
 
     models = bundled_models()
     if not objective_given:
-        lr_objective = pick_objective(rig, True)
+        lr_objective = pick_objective(scope, True)
         if lr_objective:
-            rig.set_objective(lr_objective)
-    name = model_for_channel(models, rig.channel(), rig.pixel_size_um() or None)
+            scope.set_objective(lr_objective)
+    name = model_for_channel(models, scope.channel, scope.pixel_size_um or None)
     if name is None:
-        logger.info("no bundled model fits channel %s: live view without SR", rig.channel())
+        logger.info("no bundled model fits channel %s: live view without SR", scope.channel)
         return None
-    logger.info("SR with %s for channel %s", name, rig.channel())
+    logger.info("SR with %s for channel %s", name, scope.channel)
     return models[name]
 
 
@@ -133,75 +138,6 @@ def _psygnal_core_events() -> Iterator[None]:
             os.environ[key] = old
 
 
-def make_jobs(core: Any, rig: Any, window_ref: list[Any]) -> Any:
-    """The panels' job functions (run on the panel's worker thread)."""
-    from ui.jobs import capture_references, grid_positions, montage, run_scan
-    from ui.viewer import Jobs
-
-    def scan(req: Any, ctx: Any) -> Any:
-        window = window_ref[0]
-        model = window.model.model if (req.super_resolve and window.model is not None) else None
-        px = rig.pixel_size_um()
-        from acquisition.mosaic import place_tiles
-
-        def on_tile(done: int, total: int, tiles: list) -> None:
-            ctx.progress(done, total, f"tile {done}/{total}")
-            ctx.preview(place_tiles(tiles, px))
-
-        with rig.lock:
-            result = run_scan(
-                core,
-                req.out_dir,
-                req.rows,
-                req.columns,
-                req.overlap,
-                model=model,
-                on_tile=on_tile,
-                stop=lambda: ctx.cancelled,
-            )
-        ctx.check()
-        ctx.preview(result["sr_mosaic"] if result["sr_mosaic"] is not None else result["lr_mosaic"])
-        return _Summary(result["summary"], result)
-
-    def references(req: Any, ctx: Any) -> Any:
-        positions = grid_positions(req.positions, rig.position()[:2], req.area_um, req.layout)
-        captured: list = []
-
-        def on_capture(done: int, total: int, img: Any) -> None:
-            captured.append(img)
-            ctx.progress(done, total, f"position {done}/{total}")
-            ctx.preview(montage(captured))
-
-        start = rig.position()
-        objective = rig.objective()
-        with rig.lock:
-            try:
-                folder = capture_references(
-                    core,
-                    positions,
-                    req.out_dir,
-                    channel=rig.channel(),
-                    lr_objective=req.lr_objective,
-                    hr_objective=req.hr_objective,
-                    on_capture=on_capture,
-                    stop=lambda: ctx.cancelled,
-                )
-            finally:
-                core.setXYPosition(start[0], start[1])
-                if objective:
-                    rig.set_objective(objective)
-        ctx.check()
-        return _Summary(f"{len(captured)} reference pairs → {folder}", folder)
-
-    return Jobs(scan=scan, references=references)
-
-
-class _Summary:
-    def __init__(self, summary: str, value: Any) -> None:
-        self.summary = summary
-        self.value = value
-
-
 def run_viewer(
     config: Path | None = None,
     model: Path | None = None,
@@ -214,6 +150,7 @@ def run_viewer(
     exit_after: float | None = None,
     threads: int | None = None,
     auto_model: bool = True,
+    rig_settings: RigSettings | None = None,
 ) -> int:
     """Open the viewer window on a rig; returns the exit code.
 
@@ -226,28 +163,17 @@ def run_viewer(
     ensure_display()
     from qtpy import QtCore, QtWidgets
 
-    from sr_engine.bundled import bundled_models
-    from ui.live import MicroscopeStream
     from ui.viewer import ViewerSettings, ViewerWindow
 
     _app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])  # keep alive
-    scope, rig = prepare_rig(config, model, channel, objective)
-    core = scope.core
-    window_ref: list[Any] = []
+    scope = prepare_rig(config, model, channel, objective, rig_settings)
     try:
         if model is None and auto_model:
-            model = default_model(rig, objective_given=objective is not None)
+            model = default_model(scope, objective_given=objective is not None)
         settings = ViewerSettings(
             model=model, zoom_model=zoom_model, out_dir=out_dir, threads=threads
         )
-        window = ViewerWindow(
-            rig,
-            MicroscopeStream(scope, rig.lock),
-            settings,
-            jobs=make_jobs(core, rig, window_ref),
-            models=bundled_models(),
-        )
-        window_ref.append(window)
+        window = ViewerWindow(scope, settings, models=bundled_models())
         window.show()
         # a local loop, not app.exec()/quit(): the app may be shared (scripts, tests)
         loop = QtCore.QEventLoop()

@@ -1,8 +1,9 @@
-"""``srscope demo``.
+"""``srscope live`` and ``srscope demo``.
 
-``srscope live`` is registered by the acquisition part (its ``--headless``
-path); without ``--headless`` it opens this part's window,
-:func:`ui.app.run_viewer`. Heavy imports (Qt, onnxruntime) stay inside.
+``live`` opens this part's window (:func:`ui.app.run_viewer`); with ``--headless``
+it runs the acquisition part's headless stream
+(:func:`acquisition.cli.live_headless`). Heavy imports (Qt, onnxruntime) stay
+inside the commands.
 """
 
 from __future__ import annotations
@@ -11,7 +12,59 @@ from pathlib import Path
 
 import typer
 
+from acquisition.cli import (
+    ALLOW_MISMATCH_HELP,
+    CONFIG_HELP,
+    ROI_HELP,
+    SIM_HELP,
+    live_headless,
+)
 from srscope.errors import SrscopeError
+
+
+def live(
+    headless: bool = typer.Option(False, "--headless", help="No window: stream, print fps"),
+    frames: int = typer.Option(100, min=1, help="Frames to stream with --headless"),
+    objective: str = typer.Option(None, help="Objective preset to start with"),
+    channel: str = typer.Option(None, help="Channel preset to start with"),
+    exposure: float = typer.Option(None, help="Exposure in ms"),
+    roi: int = typer.Option(None, min=16, help=ROI_HELP),
+    realtime: bool = typer.Option(
+        True, "--realtime/--no-realtime", help="Sim only: frames take their exposure time"
+    ),
+    model: str = typer.Option(None, "--model", help="SR model (.onnx or bundled name)"),
+    allow_mismatch: bool = typer.Option(False, "--allow-mismatch", help=ALLOW_MISMATCH_HELP),
+    zoom_model: str = typer.Option(None, help="Window only: full-quality model when zoomed"),
+    out: Path = typer.Option(Path("srscope_out"), "--out", help="Window only: output folder"),
+    screenshot: Path = typer.Option(None, help="Window only: PNG of the window"),
+    exit_after: float = typer.Option(None, min=0.0, help="Window only: close after SECONDS"),
+    threads: int = typer.Option(None, min=1, help="ONNX Runtime threads"),
+    sim: bool = typer.Option(True, "--sim/--no-sim", help=SIM_HELP),
+    config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
+) -> None:
+    """Live view (window), or --headless: stream N frames and print fps and drops."""
+    if headless:
+        live_headless(
+            frames, objective, channel, exposure, roi, realtime, model, allow_mismatch,
+            threads, sim, config,
+        )  # fmt: skip
+        return
+    from sr_engine.bundled import resolve_model
+    from ui.app import run_viewer
+
+    if screenshot is not None and exit_after is None:
+        raise SrscopeError("--screenshot needs --exit-after SECONDS (when to take it)")
+    run_viewer(
+        config,
+        resolve_model(model) if model else None,
+        zoom_model=resolve_model(zoom_model) if zoom_model else None,
+        channel=channel,
+        objective=objective,
+        out_dir=out,
+        screenshot=screenshot,
+        exit_after=exit_after,
+        threads=threads,
+    )
 
 
 def demo(
@@ -71,5 +124,6 @@ def _first_error(exc: ValueError) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``demo`` (``live`` is the acquisition part's command; its window is ours)."""
+    """Add ``live`` and ``demo``."""
+    app.command("live")(live)
     app.command("demo")(demo)

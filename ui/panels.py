@@ -2,7 +2,7 @@
 
 Each panel collects a typed request, runs the job as a :class:`ui.tasks.Task`
 (off the GUI thread) and shows a progress bar and a mosaic preview. The job
-functions themselves are injected (see :mod:`ui.jobs`), so the panels know
+functions themselves are injected (see :mod:`ui.panel_jobs`), so the panels know
 nothing about how the rig does the work.
 """
 
@@ -17,6 +17,7 @@ import pyqtgraph as pg
 from pydantic import BaseModel, Field
 from qtpy import QtCore, QtWidgets
 
+from acquisition.rig import magnification
 from ui.tasks import Task, TaskContext
 
 
@@ -40,6 +41,7 @@ class ScanRequest(BaseModel):
     overlap: float = Field(0.1, ge=0.0, lt=0.9)
     out_dir: Path = Path("scan")
     super_resolve: bool = True
+    resume: bool = False  # complete the scan already in out_dir (as ``srscope scan --resume``)
 
 
 class MosaicPreview(pg.GraphicsLayoutWidget):
@@ -186,7 +188,7 @@ class ReferencesPanel(JobPanel):
             combo.addItems(objectives)
         if len(objectives) > 1:
             # convention: highest magnification is the HR objective, lowest the LR one
-            ranked = sorted(objectives, key=_magnification)
+            ranked = sorted(objectives, key=magnification)
             self.hr.setCurrentText(ranked[-1])
             self.lr.setCurrentText(ranked[0])
         self.out = QtWidgets.QLineEdit(str(default_out))
@@ -233,11 +235,16 @@ class ScanPanel(JobPanel):
         self.sr = QtWidgets.QCheckBox("Super-resolve tiles on the fly")
         self.sr.setChecked(True)
         self.out = QtWidgets.QLineEdit(str(default_out))
+        self.resume = QtWidgets.QCheckBox("Resume the scan in this folder")
+        self.resume.setToolTip(
+            "Capture only the tiles a stopped scan is missing, then stitch (its plan is kept)"
+        )
         self.form.addRow("Rows", self.rows)
         self.form.addRow("Columns", self.columns)
         self.form.addRow("Overlap", self.overlap)
         self.form.addRow(self.sr)
         self.form.addRow("Folder", self.out)
+        self.form.addRow(self.resume)
 
     def request(self) -> ScanRequest:
         return ScanRequest(
@@ -246,17 +253,9 @@ class ScanPanel(JobPanel):
             overlap=self.overlap.value(),
             out_dir=Path(self.out.text()),
             super_resolve=self.sr.isChecked(),
+            resume=self.resume.isChecked(),
         )
 
     def make_job(self) -> Callable[[TaskContext], Any]:
         req = self.request()
         return lambda ctx: self._run(req, ctx)
-
-
-def _magnification(objective: str) -> float:
-    """``"20x/0.45"`` → 20.0 (0 when the name carries no magnification)."""
-    head = objective.lower().split("x")[0].strip()
-    try:
-        return float(head)
-    except ValueError:
-        return 0.0

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from srscope.degradation import DegradationRecord
-from ui.demo import DemoResult, environment
+from ui.demo_result import DemoResult, environment
 
 
 def _plt():
@@ -129,7 +129,8 @@ def write_demo_report(
     *,
     lr: np.ndarray,
     sr: np.ndarray,
-    scan: dict[str, Any],
+    lr_mosaic: np.ndarray,
+    sr_mosaic: np.ndarray | None,
     panels: list[Any],
     result: Any,
 ) -> Path:
@@ -138,7 +139,7 @@ def write_demo_report(
     figs.mkdir(parents=True, exist_ok=True)
     scale = int(demo.model["scale"])
     snap_png = snap_figure(lr, sr, scale, figs / "snap.png")
-    mosaic_png = mosaic_figure(scan["lr_mosaic"], scan["sr_mosaic"], figs / "mosaic.png", scale)
+    mosaic_png = mosaic_figure(lr_mosaic, sr_mosaic, figs / "mosaic.png", scale)
     eval_figs = out / "evaluation" / "figures"
     panel_pngs = sorted(eval_figs.glob("panel_*.png"))
     table_png = eval_figs / "table.png"

@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from acquisition.models import Frame
 from sr_engine.bundled import bundled_models
 from sr_engine.compatibility import Fit, ModelMismatch, check_fit
-from sr_engine.metadata import ModelMetadata, read_metadata
-from acquisition.models import Frame
 from sr_engine.live import LiveProcessor
+from sr_engine.metadata import ModelMetadata, read_metadata
 from srscope.errors import SrscopeError
 from srscope.relay import LatestSlot
 from ui.panes import Region

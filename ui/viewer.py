@@ -15,13 +15,15 @@ import numpy as np
 from pydantic import BaseModel, Field
 from qtpy import QtCore, QtGui, QtWidgets
 
+from acquisition.microscope import Microscope
+from acquisition.models import Frame
 from srscope import logger
 from srscope.errors import SrscopeError
 from ui._qtfix import keep_none_alive
-from ui.live import FrameStream, LivePipeline
-from ui.panels import ReferencesPanel, ReferencesRequest, ScanPanel, ScanRequest
+from ui.live import LivePipeline
+from ui.panel_jobs import Jobs, make_jobs
+from ui.panels import ReferencesPanel, ScanPanel
 from ui.panes import ImagePane, link
-from ui.rig import RigControl
 from ui.save import save_snapshot
 from ui.slots import RateMeter
 from ui.sr import (
@@ -54,13 +56,6 @@ class ViewerSettings(BaseModel):
     threads: int | None = None
 
 
-class Jobs(BaseModel, arbitrary_types_allowed=True):
-    """Job functions for the panels (references, scan), given by the caller."""
-
-    references: Callable[[ReferencesRequest, TaskContext], Any] | None = None
-    scan: Callable[[ScanRequest, TaskContext], Any] | None = None
-
-
 class ViewerWindow(QtWidgets.QMainWindow):
     """Live LR | SR viewer for one rig."""
 
@@ -69,18 +64,17 @@ class ViewerWindow(QtWidgets.QMainWindow):
 
     def __init__(
         self,
-        rig: RigControl,
-        stream: FrameStream,
+        scope: Microscope,
         settings: ViewerSettings | None = None,
         jobs: Jobs | None = None,
         models: dict[str, Path] | None = None,
         parent=None,
     ) -> None:
         super().__init__(parent)
-        self.rig = rig
+        self.scope = scope
         self.settings = settings or ViewerSettings()
-        self.jobs = jobs or Jobs()
-        self.live = LivePipeline(stream)
+        self.jobs = jobs or make_jobs(scope, lambda: self.model.path if self.model else None)
+        self.live = LivePipeline(scope)
         self.models: dict[str, Path] = dict(models or {})
         self.model: LoadedModel | None = None
         self.zoom_model: LoadedModel | None = None
@@ -92,6 +86,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
         self.display_rate = RateMeter()
         self.sr_display_rate = RateMeter()
         self.last_frame: np.ndarray | None = None
+        self.last_meta: Any = None  # the FrameMeta of last_frame
         self.last_sr: np.ndarray | None = None
         self.frames_shown = 0
         self.sr_shown = 0
@@ -145,7 +140,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
         out = self.settings.out_dir
         self.references_panel = ReferencesPanel(
             self.jobs.references or _missing_job("references"),
-            self.rig.objectives(),
+            _or_none(lambda: self.scope.objectives, []),
             out / "references",
         )
         self.scan_panel = ScanPanel(self.jobs.scan or _missing_job("scan"), out / "scan")
@@ -255,15 +250,16 @@ class ViewerWindow(QtWidgets.QMainWindow):
         grid.addWidget(self.step_spin, 1, 1)
         self.position_label = QtWidgets.QLabel("")
         grid.addWidget(self.position_label, 3, 0, 1, 3)
-        enabled = self.rig.has_stage()
+        enabled = self.scope.has_stage
         for button in self.stage_buttons.values():
             button.setEnabled(enabled)
         return box
 
     def _fill_controls(self) -> None:
+        scope = self.scope
         for combo, items, current in (
-            (self.objective_combo, self.rig.objectives(), self.rig.objective()),
-            (self.channel_combo, self.rig.channels(), self.rig.channel()),
+            (self.objective_combo, _or_none(lambda: scope.objectives, []), scope.objective),
+            (self.channel_combo, _or_none(lambda: scope.channels, []), scope.channel),
         ):
             combo.blockSignals(True)
             combo.addItems(items)
@@ -272,7 +268,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
             combo.setEnabled(bool(items))
             combo.blockSignals(False)
         self.exposure_spin.blockSignals(True)
-        self.exposure_spin.setValue(self.rig.exposure())
+        self.exposure_spin.setValue(self.scope.exposure_ms)
         self.exposure_spin.blockSignals(False)
         self.model_combo.blockSignals(True)
         self.model_combo.addItem(NO_MODEL)
@@ -315,8 +311,8 @@ class ViewerWindow(QtWidgets.QMainWindow):
         self._update_position()
 
     def _update_position(self) -> None:
-        if self.rig.has_stage():
-            x, y, z = self.rig.position()
+        if self.scope.has_stage:
+            x, y, z = self.scope.position_um
             self.position_label.setText(f"X {x:.1f}  Y {y:.1f}  Z {z:.1f} µm")
 
     # ------------------------------------------------------------------ live
@@ -343,9 +339,10 @@ class ViewerWindow(QtWidgets.QMainWindow):
         if error is not None:
             self.set_live(False)
             self.show_message(f"{error} — live stopped; check the camera and press Live")
-        frame = self.live.frames.take()
-        if frame is not None:
-            self.last_frame = frame
+        live = self.live.frames.take()
+        if live is not None:
+            frame = live.image
+            self.last_frame, self.last_meta = frame, live.meta
             self.lr_pane.set_frame(frame)
             self.frames_shown += 1
             self.display_rate.tick()
@@ -355,11 +352,11 @@ class ViewerWindow(QtWidgets.QMainWindow):
         if self.frame_sr is not None:
             result = self.frame_sr.results.take()
             if result is not None:
-                lr, sr = result
+                lr, sr = result  # the LR Frame (image + metadata) and its SR
                 self.last_sr = sr
-                self.sr_pane.set_frame(sr, lr_shape=lr.shape[:2])
+                self.sr_pane.set_frame(sr, lr_shape=lr.image.shape[:2])
                 if self.consistency is not None:
-                    self.consistency.submit(lr, sr)
+                    self.consistency.submit(lr.image, sr)
                 self.sr_shown += 1
                 self.sr_display_rate.tick()
             err = self.frame_sr.errors.take()
@@ -465,7 +462,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
             return True
         try:
             model = LoadedModel.open(path, self.settings.threads)
-            check_channel(model.meta, self.rig.channel(), model.path.name)
+            check_channel(model.meta, self.scope.channel, model.path.name)
         except (ChannelMismatchError, SrscopeError) as exc:
             self.show_message(f"model refused: {exc}")
             self._show_no_model()
@@ -476,7 +473,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
         if zoom_path is not None and zoom_path != path:
             try:
                 zoom = LoadedModel.open(zoom_path, self.settings.threads)
-                check_channel(zoom.meta, self.rig.channel(), zoom.path.name)
+                check_channel(zoom.meta, self.scope.channel, zoom.path.name)
                 self.zoom_model = zoom
             except SrscopeError as exc:
                 self.show_message(f"zoom model refused, using {model.name}: {exc}")
@@ -520,7 +517,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
         self.sr_pane.reset_contrast()
         self._label_sr()
         if self.last_frame is not None:
-            self.frame_sr.submit(self.last_frame)
+            self.frame_sr.submit(Frame(self.last_frame, self.last_meta))
 
     def _show_no_model(self) -> None:
         self.model_combo.blockSignals(True)
@@ -572,10 +569,14 @@ class ViewerWindow(QtWidgets.QMainWindow):
             return False
         return True
 
+    def _locked(self, fn: Callable[..., None], *args: Any) -> None:
+        with self.scope.lock:
+            fn(*args)
+
     def _on_objective(self, name: str) -> None:
-        if self._guarded("objective change", lambda: self.rig.set_objective(name)):
+        if self._guarded("objective change", lambda: self._locked(self.scope.set_objective, name)):
             self.lr_pane.reset_contrast()
-            px = self.rig.pixel_size_um()
+            px = self.scope.pixel_size_um
             text = f"objective {name} ({px:.3g} µm/px)"
             if self.model is not None:
                 want = self.model.meta.lr_pixel_size_um
@@ -587,7 +588,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
             self.show_message(text, 0 if "trained on" in text else 3000)
 
     def _on_channel(self, name: str) -> None:
-        if not self._guarded("channel change", lambda: self.rig.set_channel(name)):
+        if not self._guarded("channel change", lambda: self._locked(self.scope.set_channel, name)):
             return
         self.lr_pane.reset_contrast()
         if self.model is not None:
@@ -607,21 +608,22 @@ class ViewerWindow(QtWidgets.QMainWindow):
                 self.show_message(f"SR off: {exc}")
 
     def _on_exposure(self, ms: float) -> None:
-        self._guarded("exposure change", lambda: self.rig.set_exposure(ms))
+        self._guarded("exposure change", lambda: self._locked(self.scope.set_exposure, ms))
 
     def step_stage(self, dx: int, dy: int) -> None:
         step = self.step_spin.value()
-        if self._guarded("stage move", lambda: self.rig.move_by(dx * step, dy * step)):
+        move = self.scope.move_by
+        if self._guarded("stage move", lambda: self._locked(move, dx * step, dy * step)):
             self._update_position()
 
     def centre_on(self, x_px: float, y_px: float) -> None:
         """Move the stage so LR pixel (x, y) comes to the centre of the frame."""
-        if self.last_frame is None or not self.rig.has_stage():
+        if self.last_frame is None or not self.scope.has_stage:
             return
         h, w = self.last_frame.shape[:2]
-        px = self.rig.pixel_size_um()
+        px = self.scope.pixel_size_um
         dx, dy = (x_px - w / 2) * px, (y_px - h / 2) * px
-        if self._guarded("stage move", lambda: self.rig.move_by(dx, dy)):
+        if self._guarded("stage move", lambda: self._locked(self.scope.move_by, dx, dy)):
             self._update_position()
             self.show_message(f"centred: moved {dx:+.1f}, {dy:+.1f} µm", 3000)
 
@@ -633,7 +635,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
             QtCore.Qt.Key.Key_Down: (0, 1),
         }
         move = keys.get(QtCore.Qt.Key(event.key()))
-        if move is not None and self.rig.has_stage():
+        if move is not None and self.scope.has_stage:
             self.step_stage(*move)
             event.accept()
             return
@@ -645,23 +647,24 @@ class ViewerWindow(QtWidgets.QMainWindow):
         out = Path(out_dir or self.settings.out_dir / "snaps")
         model = self.zoom_model or self.model if self.sr_check.isChecked() else None
         was_live = self.live.running
-        info = self.rig.frame_info()
 
         def job(ctx: TaskContext) -> dict[str, Path]:
             ctx.progress(0, 2, "snapping")
             if was_live:
                 self.live.stop()
             try:
-                lr = self.rig.snap()
+                with self.scope.lock:
+                    frame = self.scope.snap()
             finally:
                 if was_live:
                     self.live.start()
             ctx.progress(1, 2, "super-resolving" if model else "saving")
+            lr = frame.image
             sr = model.predict(lr) if model is not None else None
             files = save_snapshot(
                 out,
                 lr,
-                info,
+                frame.meta,
                 sr=sr,
                 scale=model.scale if model else None,
                 model=str(model.path) if model else "",
@@ -731,6 +734,14 @@ class ViewerWindow(QtWidgets.QMainWindow):
                 panel.task.wait(10_000)
         if self._save_task is not None:
             self._save_task.wait(10_000)
+
+
+def _or_none(read: Callable[[], Any], default: Any) -> Any:
+    """``read()``, or ``default`` when the rig lacks it (e.g. no objective group)."""
+    try:
+        return read()
+    except SrscopeError:
+        return default
 
 
 def _names(files: dict[str, Path]) -> str:

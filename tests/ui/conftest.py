@@ -51,14 +51,14 @@ def dapi_model(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def rig(fitc_model):
-    """(microscope, RigControl) on the simulated rig at 5x / FITC, small ROI, fast camera."""
+    """The simulated rig (a Microscope) at 5x / FITC, small ROI, fast camera."""
     from ui.app import prepare_rig
 
-    scope, control = prepare_rig(None, fitc_model)
+    scope = prepare_rig(None, fitc_model)
     scope.core.setProperty("Camera", "RealTime", "Off")
     scope.set_centered_roi(ROI)
     try:
-        yield scope, control
+        yield scope
     finally:
         scope.close()
 
@@ -66,19 +66,11 @@ def rig(fitc_model):
 @pytest.fixture
 def viewer(qtbot, rig, fitc_model, tmp_path):
     """A shown viewer window on the sim rig with the FITC model, live on."""
-    from ui.app import make_jobs
-    from ui.live import MicroscopeStream
     from ui.viewer import ViewerSettings, ViewerWindow
 
-    scope, control = rig
-    ref: list = []
     window = ViewerWindow(
-        control,
-        MicroscopeStream(scope, control.lock),
-        ViewerSettings(model=fitc_model, out_dir=tmp_path / "out", viewport_max_px=110),
-        jobs=make_jobs(scope.core, control, ref),
+        rig, ViewerSettings(model=fitc_model, out_dir=tmp_path / "out", viewport_max_px=110)
     )
-    ref.append(window)
     qtbot.addWidget(window)
     window.show()
     try:

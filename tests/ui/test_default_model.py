@@ -14,9 +14,9 @@ from ui.sr import check_channel, model_for_channel
 def bare_rig():
     from ui.app import prepare_rig
 
-    scope, control = prepare_rig(None, None)
+    scope = prepare_rig(None, None)
     try:
-        yield control
+        yield scope
     finally:
         scope.close()
 
@@ -42,14 +42,14 @@ def test_a_channel_without_its_own_model_gets_the_generalist_of_its_modality() -
 def test_default_live_view_goes_to_the_lr_objective_with_a_fitting_model(bare_rig) -> None:
     from ui.app import default_model
 
-    assert bare_rig.objective().startswith("20x")  # the rig's own start
+    assert bare_rig.objective.startswith("20x")  # the rig's own start
     path = default_model(bare_rig, objective_given=False)
     assert path is not None and path == bundled_models()["generalist_fluo"]
-    assert bare_rig.objective().startswith("5x") and bare_rig.channel() == "FITC"
+    assert bare_rig.objective.startswith("5x") and bare_rig.channel == "FITC"
 
 
 def test_an_explicit_objective_is_kept_and_nothing_unfit_is_chosen(bare_rig) -> None:
     from ui.app import default_model
 
     assert default_model(bare_rig, objective_given=True) is None
-    assert bare_rig.objective().startswith("20x")
+    assert bare_rig.objective.startswith("20x")

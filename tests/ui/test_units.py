@@ -9,9 +9,11 @@ import time
 import numpy as np
 import pytest
 
+from acquisition.references import grid_positions, random_positions, square_area
 from srscope.errors import SrscopeError
-from ui.jobs import grid_positions, montage
-from ui.slots import LatencyStats, LatestSlot, OneSlotWorker, RateMeter
+from srscope.relay import LatestSlot
+from ui.panel_jobs import montage
+from ui.slots import LatencyStats, OneSlotWorker, RateMeter
 
 
 def test_latest_slot_keeps_newest_and_counts_drops():
@@ -85,10 +87,10 @@ def test_leak_bank_keeps_singletons_alive():
 
 
 def test_grid_positions_and_montage():
-    pts = grid_positions(4, (100.0, 50.0), 200.0)
+    pts = grid_positions(square_area((100.0, 50.0), 200.0), 4)
     assert np.allclose(np.mean(pts, axis=0), (100.0, 50.0))
     assert len(set(pts)) == 4
-    rnd = grid_positions(7, (0.0, 0.0), 100.0, "random")
+    rnd = random_positions(square_area((0.0, 0.0), 100.0), 7)
     assert all(abs(x) <= 50 and abs(y) <= 50 for x, y in rnd)
     m = montage([np.random.default_rng(0).random((64, 64)) for _ in range(3)], max_side=32)
     assert m.shape == (64, 64)

@@ -130,7 +130,7 @@ def test_model_of_other_channel_is_refused(viewer, qtbot, dapi_model):
 # the simulated camera raises inside pymmcore-plus's sequence thread (by design, to fail)
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_camera_error_stops_live_and_window_stays_usable(viewer, rig, qtbot):
-    scope, _ = rig
+    scope = rig
     qtbot.waitUntil(lambda: viewer.frames_shown >= 2, timeout=TIMEOUT_MS)
     viewer.set_live(False)
     scope.core.setProperty("Camera", "FailAfterFrames", "3")
@@ -162,17 +162,16 @@ def test_snap_and_save_writes_lr_and_sr_ome_tiff(viewer, qtbot, tmp_path):
 
 
 def test_stage_buttons_keys_and_click_to_centre(viewer, rig, qtbot):
-    _, control = rig
-    x0, y0, _ = control.position()
+    x0, y0, _ = rig.position_um
     viewer.step_spin.setValue(50.0)
     viewer.stage_buttons["right"].click()
     qtbot.keyClick(viewer, QtCore.Qt.Key.Key_Down)
-    x1, y1, _ = control.position()
+    x1, y1, _ = rig.position_um
     assert (x1 - x0, y1 - y0) == pytest.approx((50.0, 50.0), abs=0.5)
     qtbot.waitUntil(lambda: viewer.last_frame is not None, timeout=TIMEOUT_MS)
-    px = control.pixel_size_um()
+    px = rig.pixel_size_um
     viewer.centre_on(ROI / 2 + 10, ROI / 2 - 20)
-    x2, y2, _ = control.position()
+    x2, y2, _ = rig.position_um
     assert (x2 - x1, y2 - y1) == pytest.approx((10 * px, -20 * px), abs=0.5)
 
 
@@ -187,8 +186,10 @@ def test_scan_panel_runs_off_the_gui_thread(viewer, qtbot, tmp_path):
         assert not viewer.live_button.isEnabled()  # the rig is busy, GUI is not
     assert blocker.args[0], blocker.args
     assert panel.preview.has_image()
-    assert (tmp_path / "scan" / "sr_mosaic.ome.zarr").is_dir()
-    assert (tmp_path / "scan" / "raw.ome.zarr").is_dir()
+    # the files `srscope scan --model` writes
+    assert (tmp_path / "scan" / "sr_mosaic.ome.tif").is_file()
+    assert (tmp_path / "scan" / "tiles" / "part000.ome.zarr").is_dir()
+    assert (tmp_path / "scan" / "mosaic.ome.tif").is_file()
     assert panel.progress.value() == 4
     assert viewer.live_button.isEnabled()
 
@@ -206,3 +207,42 @@ def test_references_panel_writes_a_reference_set(viewer, qtbot, tmp_path):
     refs = ReferenceSet.load(tmp_path / "refs")
     assert len(refs.entries) == 2 and refs.scale == 4
     assert panel.preview.has_image()
+
+
+def test_a_stopped_scan_resumes_like_the_cli(viewer, rig, qtbot, tmp_path):
+    from acquisition.scan import Journal, ScanState
+
+    # Arrange: a slow camera, so Stop lands mid-scan
+    rig.core.setProperty("Camera", "RealTime", "On")
+    viewer.exposure_spin.setValue(250.0)
+    panel = viewer.scan_panel
+    panel.rows.setValue(2)
+    panel.columns.setValue(2)
+    panel.sr.setChecked(False)
+    out = tmp_path / "scan"
+    panel.out.setText(str(out))
+    # Act: start, stop after the first tile
+    with qtbot.waitSignal(panel.finished, timeout=60_000) as stopped:
+        panel.start_button.click()
+        qtbot.waitUntil(lambda: panel.progress.value() >= 1, timeout=TIMEOUT_MS)
+        panel.stop_button.click()
+    # Assert: the CLI's scan folder, with part of the tiles and no mosaic
+    assert not stopped.args[0] and "resume" in stopped.args[1]
+    assert ScanState.load(out).plan.rows == 2
+    captured = Journal(out / "journal.jsonl").latest()
+    assert 1 <= len(captured) < 4
+    assert not (out / "mosaic.ome.tif").exists()
+    # Act: resume from the panel
+    rig.core.setProperty("Camera", "RealTime", "Off")
+    qtbot.waitUntil(lambda: not panel.busy(), timeout=TIMEOUT_MS)
+    panel.resume.setChecked(True)
+    with qtbot.waitSignal(panel.finished, timeout=60_000) as resumed:
+        panel.start_button.click()
+    # Assert: every tile once, the first run's tiles kept where they were, stitched
+    assert resumed.args[0], resumed.args
+    entries = Journal(out / "journal.jsonl").entries()
+    assert sorted(e.key for e in entries if not e.lost) == [(i, 0) for i in range(4)]
+    latest = Journal(out / "journal.jsonl").latest()
+    assert all(latest[k].part == "part000.ome.zarr" for k in captured)
+    assert (out / "tiles" / "part001.ome.zarr").is_dir()
+    assert (out / "mosaic.ome.tif").is_file()
