@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import logging
 import math
+import os
 import threading
 import weakref
 from collections.abc import Iterator
@@ -39,6 +40,26 @@ class ConfigError(SrscopeError):
     """The configuration file is missing or does not load."""
 
 
+@contextmanager
+def _psygnal_events() -> Iterator[None]:
+    """Cores made here emit psygnal events, even under a running QApplication.
+
+    With Qt events (pymmcore-plus's choice when an app runs) MDA callbacks would be
+    queued to the GUI thread: a scan's journal and relays expect them on the
+    emitting thread (and Qt emits leak references under PySide6 6.12.0).
+    """
+    key = "PYMM_SIGNALS_BACKEND"
+    old = os.environ.get(key)
+    os.environ[key] = "psygnal"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = old
+
+
 def open_core(config: str | Path | None = None) -> CMMCorePlus:
     """A loaded core: the simulated rig when ``config`` is None, else that file.
 
@@ -56,7 +77,7 @@ def open_core(config: str | Path | None = None) -> CMMCorePlus:
         raise ConfigError(f"cannot read config file {path}: {exc}") from None
     python_devices = "#py " in text
     # our Python devices need no Micro-Manager install: skip its discovery (and error log)
-    with _quiet_pymmcore():  # CMMCorePlus() logs an error when it finds no Micro-Manager
+    with _quiet_pymmcore(), _psygnal_events():  # CMMCorePlus() logs when it finds no MM
         core = UniMMCore(mm_path=str(path.parent)) if python_devices else CMMCorePlus()
     msg = ""
     try:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -75,8 +73,7 @@ def prepare_rig(
     from ui.sr import check_channel  # Qt: imported once ensure_display() said it can be
 
     meta = read_metadata(model) if model is not None else None
-    with _psygnal_core_events():
-        scope = Microscope.open(config, settings)
+    scope = Microscope.open(config, settings)
     try:
         objective = objective or pick_objective(scope, meta)
         if objective:
@@ -116,26 +113,6 @@ def default_model(scope: Rig, objective_given: bool) -> Path | None:
         return None
     logger.info("SR with %s for channel %s", name, scope.channel)
     return models[name]
-
-
-@contextmanager
-def _psygnal_core_events() -> Iterator[None]:
-    """Open the core with psygnal events even under a running QApplication.
-
-    With Qt events (pymmcore-plus's choice when an app runs) MDA callbacks would
-    be queued to the GUI thread; the viewer's relays expect them on the emitting
-    thread (and Qt emits leak references under PySide6 6.12.0, see ``_qtfix``).
-    """
-    key = "PYMM_SIGNALS_BACKEND"
-    old = os.environ.get(key)
-    os.environ[key] = "psygnal"
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = old
 
 
 def run_viewer(
