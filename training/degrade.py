@@ -14,7 +14,8 @@ import numpy as np
 from srscope.atomic import atomic_path
 from srscope.degradation import AiryPSF, DegradationRecord
 from srscope.errors import SrscopeError
-from training.images import read_image, to_sources
+from srscope.images import read_image
+from training.images import to_sources
 
 _PHYSICAL_SIZE = re.compile(r'PhysicalSizeX="([0-9.eE+-]+)"')
 

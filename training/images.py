@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from srscope.errors import SrscopeError
-from srscope.pixels import check_finite, check_pixel_dtype
+from srscope.images import read_image
+from srscope.pixels import check_finite
 from srscope.references import REFERENCES_FILE, ReferenceSet
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png")
@@ -36,30 +37,6 @@ class TrainingImage:
     @property
     def shape(self) -> tuple[int, int]:
         return int(self.image.shape[-2]), int(self.image.shape[-1])
-
-
-def read_image(path: str | Path) -> np.ndarray:
-    """Pixels of a TIFF/OME-TIFF/PNG file, as stored (no dtype or layout change)."""
-    path = Path(path)
-    if not path.is_file():
-        raise SrscopeError(f"image not found: {path}")
-    try:
-        if path.suffix.lower() == ".png":
-            from PIL import Image
-
-            with Image.open(path) as im:
-                return np.asarray(im)
-        import tifffile
-
-        arr = tifffile.imread(path)
-    except SrscopeError:
-        raise
-    except Exception as exc:
-        raise SrscopeError(f"cannot read image {path}: {type(exc).__name__}: {exc}") from None
-    if arr.size == 0:
-        raise SrscopeError(f"cannot read image {path}: it holds no pixels (damaged or not a TIFF)")
-    check_pixel_dtype(arr.dtype, str(path), allow_bool=True)
-    return arr
 
 
 def to_sources(

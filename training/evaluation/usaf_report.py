@@ -46,7 +46,7 @@ class UsafReport(BaseModel):
 
 def read_plane_and_pixel_size(path: Path) -> tuple[np.ndarray, float | None]:
     """One 2-D plane and the OME ``PhysicalSizeX`` (µm) when the file has one."""
-    from training.images import read_image
+    from srscope.images import read_image
 
     img = np.squeeze(np.asarray(read_image(path), dtype=np.float32))
     if img.ndim != 2:
