@@ -44,10 +44,12 @@ def _register_parts() -> None:
     import training.evaluation.cli
     import ui.cli
     from srscope_cli.bench import bench
+    from srscope_cli.demo import demo
 
     acquisition.cli.register(app)
     sr_engine.cli.register(app)
     app.command("bench")(bench)
+    app.command("demo")(demo)
     for part in (training.cli, training.evaluation.cli, ui.cli):
         part.register(app)
 

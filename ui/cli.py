@@ -1,4 +1,4 @@
-"""``srscope live`` and ``srscope demo``.
+"""``srscope live``.
 
 ``live`` opens this part's window (:func:`ui.app.run_viewer`); with ``--headless``
 it runs the acquisition part's headless stream
@@ -67,63 +67,6 @@ def live(
     )
 
 
-def demo(
-    out: Path = typer.Option(Path("srscope_demo"), "--out", help="Folder for images and report"),
-    gui: bool = typer.Option(False, "--gui", help="Open the viewer on the same rig afterwards"),
-    model: str = typer.Option("live_fluo", help="Live model: bundled name or .onnx file"),
-    quality_model: str = typer.Option(
-        None, help="Model scored against 20x (default: paper_fluo if bundled, else --model)"
-    ),
-    fields: int = typer.Option(3, min=1, max=50, help="Fields captured at 20x and 5x"),
-    scan: str = typer.Option("3x3", help="Tile scan size, rows x columns"),
-    roi: int = typer.Option(512, min=64, help="Camera ROI side (LR px) for the snap and scan"),
-    channel: str = typer.Option(None, help="Rig channel (default: the model's)"),
-    threads: int = typer.Option(None, min=1, help="ONNX Runtime threads"),
-) -> None:
-    """Run the whole loop on the simulated rig and write report.html (headless by default)."""
-    from rich.console import Console
-
-    from ui.demo import DemoSettings, run_demo, summary_line
-
-    if gui:
-        from ui.app import ensure_display
-
-        ensure_display()  # refuse before minutes of work, not after
-    try:
-        settings = DemoSettings(
-            out=out,
-            model=model,
-            quality_model=quality_model,
-            fields=fields,
-            scan=scan,
-            roi=roi,
-            channel=channel,
-            threads=threads,
-        )
-    except ValueError as exc:
-        raise SrscopeError(f"bad demo option: {_first_error(exc)}") from None
-    console = Console(stderr=True)
-    with console.status("demo") as status:
-        result = run_demo(settings, progress=lambda step: status.update(f"demo: {step}…"))
-    typer.echo(f"demo done in {result.timings_s['total']:.1f} s: {result.report}")
-    typer.echo(summary_line(result))
-    if gui:
-        from ui.app import run_viewer
-        from ui.demo import _open_model
-
-        path = Path(_open_model(model, None).source)
-        run_viewer(None, path, out_dir=out / "viewer", threads=threads)
-
-
-def _first_error(exc: ValueError) -> str:
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        err = errors()[0]
-        return f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
-    return str(exc)
-
-
 def register(app: typer.Typer) -> None:
-    """Add ``live`` and ``demo``."""
+    """Add ``live`` (``demo`` joins every part: the composition root's, ``srscope_cli.demo``)."""
     app.command("live")(live)
-    app.command("demo")(demo)

@@ -55,10 +55,7 @@ TEST_HELPERS = ("sr_engine.testing", "tests", "conftest")
 
 # Each exemption: (importer, imported module or its prefix) or a part whose internal
 # cycles are tolerated, with the reason. Temporary; a stale one fails the suite.
-EXEMPT_IMPORTS = {
-    ("ui.demo", "training.evaluation"): "acquisition/ui helper: demo's report (issue 14)",
-    ("ui.cli", "ui.demo._open_model"): "acquisition/ui helper: a private name (issue 14)",
-}
+EXEMPT_IMPORTS: dict[tuple[str, str], str] = {}
 EXEMPT_CYCLES: dict[str, str] = {}
 
 

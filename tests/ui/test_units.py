@@ -99,7 +99,7 @@ def test_grid_positions_and_montage():
 
 
 def test_demo_settings_parse_and_refuse():
-    from ui.demo import DemoSettings
+    from srscope_cli.demo.run import DemoSettings
 
     assert DemoSettings(scan="2x3").scan == (2, 3)
     with pytest.raises(ValueError, match="3x3"):

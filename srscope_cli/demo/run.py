@@ -1,5 +1,8 @@
 """``srscope demo``: the whole loop on the simulated rig, headless, in a few minutes.
 
+It joins every part (acquisition, engine, evaluation, the viewer's snapshot
+writer), so it lives in the composition root.
+
 Opens the simulated rig, snaps a 5x frame and super-resolves it, scans a small
 slide area with SR on the fly (raw tiles, SR tiles and both mosaics written),
 captures 20x images of a few fields beside their 5x captures (a reference set,
@@ -24,12 +27,16 @@ from acquisition.references import capture_references
 from acquisition.rig import Rig, magnification
 from acquisition.scan import ScanPlan, ScanResult, run_scan
 from acquisition.sr_hook import SRFrameProcessor, sr_processor
+from sr_engine.bundled import bundled_models, open_model
 from sr_engine.compatibility import check_fit
 from srscope import logger
 from srscope.atomic import check_output
+from srscope.degradation import DegradationRecord
 from srscope.errors import SrscopeError
-from ui.demo_result import DemoResult
-from ui.report import write_demo_report
+from srscope_cli.demo.report import write_demo_report
+from srscope_cli.demo.result import DemoResult
+from training.evaluation.evaluate import evaluate
+from training.evaluation.report import write_report
 from ui.save import save_snapshot
 
 LR_OBJECTIVE_MAG = 5
@@ -103,12 +110,6 @@ def _objective(scope: Rig, mag: int) -> str:
     )
 
 
-def _open_model(spec: str, threads: int | None) -> Any:
-    from sr_engine.bundled import open_model
-
-    return open_model(spec, threads=threads)
-
-
 def _model_info(model: Any) -> dict[str, Any]:
     meta = model.meta
     return {
@@ -127,8 +128,6 @@ def _model_info(model: Any) -> dict[str, Any]:
 
 def _fallback_record(scale: int, lr_px: float, wavelength_um: float = 0.52, na: float = 0.15):
     """A Gaussian record from the LR objective's optics when the model carries none."""
-    from srscope.degradation import DegradationRecord
-
     sigma_um = 0.21 * wavelength_um / na
     return DegradationRecord.model_validate(
         {"scale": scale, "psf": {"sigma_hr_px": sigma_um / (lr_px / scale)}}
@@ -172,13 +171,11 @@ def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoRe
     t_start = time.perf_counter()
 
     with clock.step("load models"):
-        model = _open_model(settings.model, settings.threads)
+        model = open_model(settings.model, threads=settings.threads)
         qspec = settings.quality_model
         if qspec is None:
-            from sr_engine.bundled import bundled_models
-
             qspec = QUALITY_MODEL if QUALITY_MODEL in bundled_models() else settings.model
-        quality = model if qspec == settings.model else _open_model(qspec, settings.threads)
+        quality = model if qspec == settings.model else open_model(qspec, threads=settings.threads)
         if settings.quality_model is None and quality.meta.channels != model.meta.channels:
             quality = model  # the bundled quality model is for another channel: score this one
 
@@ -192,9 +189,6 @@ def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoRe
 
     # 4. score SR and the baselines against 20x
     with clock.step("evaluate against 20x"):
-        from training.evaluation.evaluate import evaluate
-        from training.evaluation.report import write_report
-
         record = quality.meta.degradation
         if record is None:
             record = _fallback_record(quality.scale, quality.meta.lr_pixel_size_um)

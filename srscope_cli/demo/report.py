@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from srscope.degradation import DegradationRecord
-from ui.demo_result import DemoResult, environment
+from srscope_cli.demo.result import DemoResult, environment
 
 
 def _plt():
