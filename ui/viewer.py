@@ -16,7 +16,6 @@ from pydantic import BaseModel, Field
 from qtpy import QtCore, QtGui, QtWidgets
 
 from acquisition.microscope import Microscope
-from acquisition.models import Frame
 from srscope import logger
 from srscope.errors import SrscopeError
 from ui._qtfix import keep_none_alive
@@ -24,22 +23,18 @@ from ui.live import LivePipeline
 from ui.panel_jobs import Jobs, make_jobs
 from ui.panels import ReferencesPanel, ScanPanel
 from ui.panes import ImagePane, link
-from ui.save import save_snapshot
 from ui.slots import RateMeter
 from ui.sr import (
     BlendedModel,
-    ChannelMismatchError,
     ConsistencyOverlay,
     FrameSR,
     LoadedModel,
     ViewportSR,
-    check_channel,
-    model_for_channel,
 )
 from ui.tasks import Task, TaskContext
-
-NO_MODEL = "(none: upsampled frame)"
-NO_TWIN = "(none)"
+from ui.viewer_controls import ControlsMixin, or_default
+from ui.viewer_rig import RigMixin
+from ui.viewer_sr import SRMixin
 
 
 class ViewerSettings(BaseModel):
@@ -56,8 +51,13 @@ class ViewerSettings(BaseModel):
     threads: int | None = None
 
 
-class ViewerWindow(QtWidgets.QMainWindow):
-    """Live LR | SR viewer for one rig."""
+class ViewerWindow(ControlsMixin, SRMixin, RigMixin, QtWidgets.QMainWindow):
+    """Live LR | SR viewer for one rig.
+
+    This module lays the window out and runs the display loop; its other jobs are
+    mixins, one module each: the control dock (:mod:`ui.viewer_controls`), models and
+    SR (:mod:`ui.viewer_sr`), rig controls and snapshots (:mod:`ui.viewer_rig`).
+    """
 
     status_changed = QtCore.Signal(str)
     closed = QtCore.Signal()
@@ -140,7 +140,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
         out = self.settings.out_dir
         self.references_panel = ReferencesPanel(
             self.jobs.references or _missing_job("references"),
-            _or_none(lambda: self.scope.objectives, []),
+            or_default(lambda: self.scope.objectives, []),
             out / "references",
         )
         self.scan_panel = ScanPanel(self.jobs.scan or _missing_job("scan"), out / "scan")
@@ -159,126 +159,6 @@ class ViewerWindow(QtWidgets.QMainWindow):
         self.stats_label = QtWidgets.QLabel("")
         self.statusBar().addPermanentWidget(self.stats_label)
         self.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
-
-    def _acquisition_box(self) -> QtWidgets.QGroupBox:
-        box = QtWidgets.QGroupBox("Acquisition")
-        form = QtWidgets.QFormLayout(box)
-        self.objective_combo = QtWidgets.QComboBox()
-        self.channel_combo = QtWidgets.QComboBox()
-        self.exposure_spin = QtWidgets.QDoubleSpinBox()
-        self.exposure_spin.setRange(0.01, 10_000)
-        self.exposure_spin.setDecimals(2)
-        self.exposure_spin.setSuffix(" ms")
-        self.live_button = QtWidgets.QPushButton("Live")
-        self.live_button.setCheckable(True)
-        self.snap_button = QtWidgets.QPushButton("Snap && save")
-        form.addRow("Objective", self.objective_combo)
-        form.addRow("Channel", self.channel_combo)
-        form.addRow("Exposure", self.exposure_spin)
-        row = QtWidgets.QHBoxLayout()
-        row.addWidget(self.live_button)
-        row.addWidget(self.snap_button)
-        form.addRow(row)
-        self.objective_combo.currentTextChanged.connect(self._on_objective)
-        self.channel_combo.currentTextChanged.connect(self._on_channel)
-        self.exposure_spin.valueChanged.connect(self._on_exposure)
-        self.live_button.toggled.connect(self.set_live)
-        self.snap_button.clicked.connect(self.snap_and_save)
-        return box
-
-    def _sr_box(self) -> QtWidgets.QGroupBox:
-        box = QtWidgets.QGroupBox("Super-resolution")
-        form = QtWidgets.QFormLayout(box)
-        self.sr_check = QtWidgets.QCheckBox("SR on")
-        self.sr_check.setChecked(True)
-        self.model_combo = QtWidgets.QComboBox()
-        self.open_model_button = QtWidgets.QPushButton("Open…")
-        self.viewport_check = QtWidgets.QCheckBox("Full model on the visible region when zoomed in")
-        self.viewport_check.setChecked(self.settings.viewport_sr)
-        self.auto_contrast = QtWidgets.QCheckBox("Auto contrast every frame")
-        self.consistency_check = QtWidgets.QCheckBox("Consistency overlay: red where |z| > 3")
-        self.consistency_check.setToolTip(
-            "SR degraded with the model's calibrated record vs the real LR frame: "
-            "red marks structure the LR measurement contradicts"
-        )
-        form.addRow(self.sr_check)
-        row = QtWidgets.QHBoxLayout()
-        row.addWidget(self.model_combo, 1)
-        row.addWidget(self.open_model_button)
-        form.addRow("Model", row)
-        self.gan_combo = QtWidgets.QComboBox()
-        self.gan_combo.setToolTip("A GAN-trained twin of the model: blend it in with the dial")
-        self.fidelity_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
-        self.fidelity_slider.setRange(0, 100)
-        self.fidelity_slider.setValue(50)
-        self.fidelity_slider.setEnabled(False)
-        self.fidelity_slider.setToolTip("0: MSE model (faithful), 100: GAN model (texture)")
-        form.addRow("GAN twin", self.gan_combo)
-        form.addRow("Fidelity ↔ texture", self.fidelity_slider)
-        form.addRow(self.viewport_check)
-        form.addRow(self.auto_contrast)
-        form.addRow(self.consistency_check)
-        self.sr_check.toggled.connect(self._on_sr_toggled)
-        self.consistency_check.toggled.connect(self._on_consistency_toggled)
-        self.gan_combo.currentTextChanged.connect(lambda _name: self._restart_sr())
-        self.fidelity_slider.valueChanged.connect(self._on_fidelity)
-        self.model_combo.currentTextChanged.connect(self._on_model_choice)
-        self.open_model_button.clicked.connect(self._open_model_dialog)
-        self.auto_contrast.toggled.connect(self._on_auto_contrast)
-        return box
-
-    def _stage_box(self) -> QtWidgets.QGroupBox:
-        box = QtWidgets.QGroupBox("Stage (arrow keys, double-click to centre)")
-        grid = QtWidgets.QGridLayout(box)
-        self.step_spin = QtWidgets.QDoubleSpinBox()
-        self.step_spin.setRange(0.1, 100_000)
-        self.step_spin.setValue(100.0)
-        self.step_spin.setSuffix(" µm")
-        buttons = {
-            "up": (0, 1, "▲", (0, -1)),
-            "left": (1, 0, "◀", (-1, 0)),
-            "right": (1, 2, "▶", (1, 0)),
-            "down": (2, 1, "▼", (0, 1)),
-        }
-        self.stage_buttons: dict[str, QtWidgets.QPushButton] = {}
-        for name, (r, c, text, (dx, dy)) in buttons.items():
-            button = QtWidgets.QPushButton(text)
-            button.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
-            button.clicked.connect(lambda _=False, dx=dx, dy=dy: self.step_stage(dx, dy))
-            grid.addWidget(button, r, c)
-            self.stage_buttons[name] = button
-        grid.addWidget(self.step_spin, 1, 1)
-        self.position_label = QtWidgets.QLabel("")
-        grid.addWidget(self.position_label, 3, 0, 1, 3)
-        enabled = self.scope.has_stage
-        for button in self.stage_buttons.values():
-            button.setEnabled(enabled)
-        return box
-
-    def _fill_controls(self) -> None:
-        scope = self.scope
-        for combo, items, current in (
-            (self.objective_combo, _or_none(lambda: scope.objectives, []), scope.objective),
-            (self.channel_combo, _or_none(lambda: scope.channels, []), scope.channel),
-        ):
-            combo.blockSignals(True)
-            combo.addItems(items)
-            if current:
-                combo.setCurrentText(current)
-            combo.setEnabled(bool(items))
-            combo.blockSignals(False)
-        self.exposure_spin.blockSignals(True)
-        self.exposure_spin.setValue(self.scope.exposure_ms)
-        self.exposure_spin.blockSignals(False)
-        self.model_combo.blockSignals(True)
-        self.model_combo.addItem(NO_MODEL)
-        self.model_combo.addItems(list(self.models))
-        self.model_combo.blockSignals(False)
-        self.gan_combo.blockSignals(True)
-        self.gan_combo.addItem(NO_TWIN)
-        self.gan_combo.addItems(list(self.models))
-        self.gan_combo.blockSignals(False)
-        self._update_position()
 
     # ------------------------------------------------------------------ status
     def show_message(self, text: str, timeout_ms: int = 0) -> None:
@@ -375,310 +255,6 @@ class ViewerWindow(QtWidgets.QMainWindow):
                     self.sr_pane.set_region(sr_region, region)
                     self.region_shown += 1
 
-    # ------------------------------------------------------------------ viewport SR
-    def zoomed_in(self) -> tuple[int, int, int, int] | None:
-        """The visible LR region when it is small enough for the full model, else None."""
-        region = self.lr_pane.visible_region()
-        if region is None or self.last_frame is None:
-            return None
-        x0, y0, x1, y1 = region
-        h, w = self.last_frame.shape[:2]
-        if (x1 - x0) >= w and (y1 - y0) >= h:
-            return None
-        if max(x1 - x0, y1 - y0) > self.settings.viewport_max_px:
-            return None
-        return region
-
-    def _on_view_changed(self, *_: object) -> None:
-        self._maybe_request_region()
-
-    def _maybe_request_region(self) -> None:
-        if (
-            self.viewport_sr is None
-            or not self.viewport_check.isChecked()
-            or self.last_frame is None
-        ):
-            self._clear_region()
-            return
-        region = self.zoomed_in()
-        if region is None:
-            self._clear_region()
-            return
-        self._region_current = region
-        if not self.viewport_sr.worker.busy:
-            self.viewport_sr.submit(self.last_frame, region)
-
-    def _clear_region(self) -> None:
-        if self._region_current is not None:
-            self._region_current = None
-            self.sr_pane.set_region(None, None)
-
-    # ------------------------------------------------------------------ SR / models
-    def _stop_sr(self) -> None:
-        self.live.sr_sink = None
-        for worker in (self.frame_sr, self.viewport_sr, self.consistency):
-            if worker is not None:
-                worker.stop()
-        self.frame_sr = None
-        self.viewport_sr = None
-        self.consistency = None
-        self.sr_pane.set_overlay(None)
-        self._clear_region()
-
-    def _start_consistency(self) -> None:
-        if self.consistency is not None:
-            self.consistency.stop()
-            self.consistency = None
-        self.sr_pane.set_overlay(None)
-        if not self.consistency_check.isChecked() or self.frame_sr is None:
-            return
-        try:
-            self.consistency = ConsistencyOverlay(self.frame_sr.model)
-        except SrscopeError as exc:
-            self.show_message(str(exc))
-            self.consistency_check.blockSignals(True)
-            self.consistency_check.setChecked(False)
-            self.consistency_check.blockSignals(False)
-
-    def _on_consistency_toggled(self, _on: bool) -> None:
-        self._start_consistency()
-
-    def _label_sr(self) -> None:
-        if self.frame_sr is None:
-            self.sr_pane.set_title("Upsampled LR — no SR")
-        else:
-            model = self.frame_sr.model
-            name = model.name
-            if self.blended is not None:
-                name = f"{self.blended.mse.name} ⊕ GAN {self.blended.gan.name}"
-            self.sr_pane.set_title(f"SR — computed by {name} (×{model.scale})")
-
-    def set_model(self, path: Path | None) -> bool:
-        """Load ``path`` as the live (and zoom) model; refuse a channel mismatch."""
-        self._stop_sr()
-        self.model = self.zoom_model = None
-        if path is None:
-            self._label_sr()
-            return True
-        try:
-            model = LoadedModel.open(path, self.settings.threads)
-            check_channel(model.meta, self.scope.channel, model.path.name)
-        except (ChannelMismatchError, SrscopeError) as exc:
-            self.show_message(f"model refused: {exc}")
-            self._show_no_model()
-            return False
-        self.model = model
-        zoom_path = self.settings.zoom_model
-        self.zoom_model = model
-        if zoom_path is not None and zoom_path != path:
-            try:
-                zoom = LoadedModel.open(zoom_path, self.settings.threads)
-                check_channel(zoom.meta, self.scope.channel, zoom.path.name)
-                self.zoom_model = zoom
-            except SrscopeError as exc:
-                self.show_message(f"zoom model refused, using {model.name}: {exc}")
-        self._start_sr()
-        return True
-
-    def _blended(self) -> LoadedModel | None:
-        """The model blended with its chosen GAN twin, or None (no twin / refused)."""
-        name = self.gan_combo.currentText()
-        self.fidelity_slider.setEnabled(False)
-        if self.model is None or name == NO_TWIN or name not in self.models:
-            return None
-        try:
-            gan = LoadedModel.open(self.models[name], self.settings.threads)
-            blended = BlendedModel(self.model, gan, self.fidelity_slider.value() / 100)
-        except SrscopeError as exc:
-            self.show_message(f"GAN twin refused: {exc}")
-            return None
-        self.fidelity_slider.setEnabled(True)
-        self.blended = blended
-        return blended.loaded()
-
-    def _on_fidelity(self, value: int) -> None:
-        if self.blended is not None:
-            self.blended.alpha = value / 100
-
-    def _restart_sr(self) -> None:
-        self._stop_sr()
-        self._start_sr()
-
-    def _start_sr(self) -> None:
-        self.blended = None
-        if self.model is None or not self.sr_check.isChecked():
-            self._label_sr()
-            return
-        blended = self._blended()
-        self.frame_sr = FrameSR(blended or self.model)
-        self.viewport_sr = ViewportSR(blended or self.zoom_model or self.model)
-        self.live.sr_sink = self.frame_sr.submit
-        self._start_consistency()
-        self.sr_pane.reset_contrast()
-        self._label_sr()
-        if self.last_frame is not None:
-            self.frame_sr.submit(Frame(self.last_frame, self.last_meta))
-
-    def _show_no_model(self) -> None:
-        self.model_combo.blockSignals(True)
-        self.model_combo.setCurrentText(NO_MODEL)
-        self.model_combo.blockSignals(False)
-        self._label_sr()
-
-    def _on_model_choice(self, name: str) -> None:
-        path = None if name == NO_MODEL else self.models.get(name)
-        self.set_model(path)
-
-    def add_model(self, path: Path, select: bool = False) -> str:
-        """Offer ``path`` in the model list (named by its file or bundled name)."""
-        path = Path(path)
-        name = next((k for k, v in self.models.items() if Path(v) == path), path.name)
-        self.models[name] = path
-        if self.model_combo.findText(name) < 0:
-            self.model_combo.addItem(name)
-            self.gan_combo.addItem(name)
-        if select:
-            if self.model_combo.currentText() == name:
-                self._on_model_choice(name)
-            else:
-                self.model_combo.setCurrentText(name)
-        return name
-
-    def _open_model_dialog(self) -> None:
-        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open model", "", "ONNX (*.onnx)")
-        if path:
-            self.add_model(Path(path), select=True)
-
-    def _on_sr_toggled(self, on: bool) -> None:
-        self._stop_sr()
-        if on:
-            self._start_sr()
-        else:
-            self._label_sr()
-
-    def _on_auto_contrast(self, on: bool) -> None:
-        self.lr_pane.auto_contrast = on
-        self.sr_pane.auto_contrast = on
-
-    # ------------------------------------------------------------------ rig controls
-    def _guarded(self, what: str, fn: Callable[[], None]) -> bool:
-        try:
-            fn()
-        except Exception as exc:
-            self.show_message(f"{what} failed: {exc}")
-            return False
-        return True
-
-    def _locked(self, fn: Callable[..., None], *args: Any) -> None:
-        with self.scope.lock:
-            fn(*args)
-
-    def _on_objective(self, name: str) -> None:
-        if self._guarded("objective change", lambda: self._locked(self.scope.set_objective, name)):
-            self.lr_pane.reset_contrast()
-            px = self.scope.pixel_size_um
-            text = f"objective {name} ({px:.3g} µm/px)"
-            if self.model is not None:
-                want = self.model.meta.lr_pixel_size_um
-                if px > 0 and abs(px - want) > 0.1 * want:
-                    text += (
-                        f" — {self.model.name} was trained on {want:.3g} µm LR pixels: "
-                        "its SR of this objective is not meaningful"
-                    )
-            self.show_message(text, 0 if "trained on" in text else 3000)
-
-    def _on_channel(self, name: str) -> None:
-        if not self._guarded("channel change", lambda: self._locked(self.scope.set_channel, name)):
-            return
-        self.lr_pane.reset_contrast()
-        if self.model is not None:
-            try:
-                check_channel(self.model.meta, name, self.model.path.name)
-            except ChannelMismatchError as exc:
-                match = model_for_channel(self.models, name)
-                if match is not None and self.set_model(self.models[match]):
-                    self.model_combo.blockSignals(True)
-                    self.model_combo.setCurrentText(match)
-                    self.model_combo.blockSignals(False)
-                    self.show_message(f"model switched to {match} for channel {name}")
-                    return
-                self._stop_sr()
-                self.model = None
-                self._show_no_model()
-                self.show_message(f"SR off: {exc}")
-
-    def _on_exposure(self, ms: float) -> None:
-        self._guarded("exposure change", lambda: self._locked(self.scope.set_exposure, ms))
-
-    def step_stage(self, dx: int, dy: int) -> None:
-        step = self.step_spin.value()
-        move = self.scope.move_by
-        if self._guarded("stage move", lambda: self._locked(move, dx * step, dy * step)):
-            self._update_position()
-
-    def centre_on(self, x_px: float, y_px: float) -> None:
-        """Move the stage so LR pixel (x, y) comes to the centre of the frame."""
-        if self.last_frame is None or not self.scope.has_stage:
-            return
-        h, w = self.last_frame.shape[:2]
-        px = self.scope.pixel_size_um
-        dx, dy = (x_px - w / 2) * px, (y_px - h / 2) * px
-        if self._guarded("stage move", lambda: self._locked(self.scope.move_by, dx, dy)):
-            self._update_position()
-            self.show_message(f"centred: moved {dx:+.1f}, {dy:+.1f} µm", 3000)
-
-    def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:
-        keys = {
-            QtCore.Qt.Key.Key_Left: (-1, 0),
-            QtCore.Qt.Key.Key_Right: (1, 0),
-            QtCore.Qt.Key.Key_Up: (0, -1),
-            QtCore.Qt.Key.Key_Down: (0, 1),
-        }
-        move = keys.get(QtCore.Qt.Key(event.key()))
-        if move is not None and self.scope.has_stage:
-            self.step_stage(*move)
-            event.accept()
-            return
-        super().keyPressEvent(event)
-
-    # ------------------------------------------------------------------ snap & save
-    def snap_and_save(self, out_dir: Path | None = None) -> Task:
-        """Snap an LR frame, SR it with the full model, write both (off the GUI thread)."""
-        out = Path(out_dir or self.settings.out_dir / "snaps")
-        model = self.zoom_model or self.model if self.sr_check.isChecked() else None
-        was_live = self.live.running
-
-        def job(ctx: TaskContext) -> dict[str, Path]:
-            ctx.progress(0, 2, "snapping")
-            if was_live:
-                self.live.stop()
-            try:
-                with self.scope.lock:
-                    frame = self.scope.snap()
-            finally:
-                if was_live:
-                    self.live.start()
-            ctx.progress(1, 2, "super-resolving" if model else "saving")
-            lr = frame.image
-            sr = model.predict(lr) if model is not None else None
-            files = save_snapshot(
-                out,
-                lr,
-                frame.meta,
-                sr=sr,
-                scale=model.scale if model else None,
-                model=str(model.path) if model else "",
-            )
-            ctx.progress(2, 2, "saved")
-            return files
-
-        task = Task(job, name="srscope-snap", parent=self)
-        task.done.connect(lambda files: self.show_message(f"saved {_names(files)} in {out}"))
-        task.failed.connect(lambda msg: self.show_message(f"snap failed: {msg}"))
-        self._save_task = task
-        task.start()
-        return task
-
     # ------------------------------------------------------------------ jobs
     def _busy(self) -> bool:
         return self.references_panel.busy() or self.scan_panel.busy()
@@ -734,18 +310,6 @@ class ViewerWindow(QtWidgets.QMainWindow):
                 panel.task.wait(10_000)
         if self._save_task is not None:
             self._save_task.wait(10_000)
-
-
-def _or_none(read: Callable[[], Any], default: Any) -> Any:
-    """``read()``, or ``default`` when the rig lacks it (e.g. no objective group)."""
-    try:
-        return read()
-    except SrscopeError:
-        return default
-
-
-def _names(files: dict[str, Path]) -> str:
-    return ", ".join(p.name for p in files.values())
 
 
 def _missing_job(name: str) -> Callable[[Any, TaskContext], Any]:
