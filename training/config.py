@@ -120,7 +120,7 @@ class TrainConfig(BaseModel):
         generators = {
             "paper": GeneratorConfig(kind="paper"),
             "balanced": GeneratorConfig(kind="balanced", features=32, blocks=6),
-            "live": GeneratorConfig(kind="live", features=16, layers=3, linear_skip=True),
+            "live": GeneratorConfig(kind="live", features=8, layers=3, linear_skip=True),
         }
         if preset not in generators:
             raise ValueError(f"unknown preset {preset!r}; one of {PRESETS}")
