@@ -26,6 +26,15 @@ if TYPE_CHECKING:
 SIM_HELP = "Use the simulated rig (default; ignored with --config)"
 CONFIG_HELP = "A Micro-Manager config file (real hardware, or a config with #py devices)"
 ROI_HELP = "Centred square camera ROI in pixels (default: full sensor)"
+ALLOW_MISMATCH_HELP = "Apply --model to frames of another pixel size or channel (recorded)"
+
+# options shared by the rig commands, defined once (as pymmcore-plus's CONFIG_PARAM)
+CONFIG_PARAM = typer.Option(None, "--config", help=CONFIG_HELP)
+SIM_PARAM = typer.Option(True, "--sim/--no-sim", help=SIM_HELP)
+ROI_PARAM = typer.Option(None, min=16, help=ROI_HELP)
+SPECIMEN_PARAM = typer.Option(None, help="Sim only: tissue, he, usaf1951 or an image path")
+ALLOW_MISMATCH_PARAM = typer.Option(False, "--allow-mismatch", help=ALLOW_MISMATCH_HELP)
+ONTHEFLY_MODEL_PARAM = typer.Option(None, "--model", help="On-the-fly SR model (.onnx or bundled)")
 
 
 def _open(
@@ -125,9 +134,6 @@ def processor_for(
     return sr_processor(model, base, provenance)
 
 
-ALLOW_MISMATCH_HELP = "Apply --model to frames of another pixel size or channel (recorded)"
-
-
 class _ModelProcessor:
     """Live SR of the newest frame with an sr_engine model (a FrameProcessor)."""
 
@@ -151,10 +157,10 @@ def snap(
     x: float = typer.Option(None, help="Stage x (µm)"),
     y: float = typer.Option(None, help="Stage y (µm)"),
     z: float = typer.Option(None, help="Focus z (µm)"),
-    roi: int = typer.Option(None, min=16, help=ROI_HELP),
-    specimen: str = typer.Option(None, help="Sim only: tissue, he, usaf1951 or an image path"),
-    sim: bool = typer.Option(True, "--sim/--no-sim", help=SIM_HELP),
-    config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
+    roi: int = ROI_PARAM,
+    specimen: str = SPECIMEN_PARAM,
+    sim: bool = SIM_PARAM,
+    config: Path = CONFIG_PARAM,
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out"),
 ) -> None:
     """Take one image and write it as OME-TIFF with pixel size and stage position."""
@@ -247,10 +253,10 @@ def references(
     no_lr: bool = typer.Option(False, "--no-lr", help="Capture HR images only"),
     hr_exposure: float = typer.Option(50.0, help="HR exposure (ms)"),
     lr_exposure: float = typer.Option(10.0, help="LR exposure (ms)"),
-    roi: int = typer.Option(None, min=16, help=ROI_HELP),
-    specimen: str = typer.Option(None, help="Sim only: tissue, he, usaf1951 or an image path"),
-    sim: bool = typer.Option(True, "--sim/--no-sim", help=SIM_HELP),
-    config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
+    roi: int = ROI_PARAM,
+    specimen: str = SPECIMEN_PARAM,
+    sim: bool = SIM_PARAM,
+    config: Path = CONFIG_PARAM,
     overwrite: bool = typer.Option(False, "--overwrite", help="Write into a non-empty --out"),
 ) -> None:
     """Capture a reference set: HR and LR images of each channel at N stage positions."""
@@ -301,12 +307,12 @@ def scan(
     exposure: float = typer.Option(10.0, help="Exposure (ms)"),
     overlap: float = typer.Option(0.1, min=0.0, max=0.8, help="Tile overlap fraction"),
     resume: bool = typer.Option(False, "--resume", help="Complete the scan already in --out"),
-    model: str = typer.Option(None, "--model", help="On-the-fly SR model (.onnx or bundled)"),
-    allow_mismatch: bool = typer.Option(False, "--allow-mismatch", help=ALLOW_MISMATCH_HELP),
-    roi: int = typer.Option(None, min=16, help=ROI_HELP),
-    specimen: str = typer.Option(None, help="Sim only: tissue, he, usaf1951 or an image path"),
-    sim: bool = typer.Option(True, "--sim/--no-sim", help=SIM_HELP),
-    config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
+    model: str = ONTHEFLY_MODEL_PARAM,
+    allow_mismatch: bool = ALLOW_MISMATCH_PARAM,
+    roi: int = ROI_PARAM,
+    specimen: str = SPECIMEN_PARAM,
+    sim: bool = SIM_PARAM,
+    config: Path = CONFIG_PARAM,
 ) -> None:
     """Tile scan of a slide area or plate wells at the LR objective: OME-Zarr + mosaic."""
     from acquisition.scan import ScanPlan
@@ -388,12 +394,12 @@ def acquire(
         Path("acquisition.ome.zarr"), "--out", "-o", help=".ome.zarr or .ome.tif output"
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output"),
-    model: str = typer.Option(None, "--model", help="On-the-fly SR model (.onnx or bundled)"),
-    allow_mismatch: bool = typer.Option(False, "--allow-mismatch", help=ALLOW_MISMATCH_HELP),
-    roi: int = typer.Option(None, min=16, help=ROI_HELP),
-    specimen: str = typer.Option(None, help="Sim only: tissue, he, usaf1951 or an image path"),
-    sim: bool = typer.Option(True, "--sim/--no-sim", help=SIM_HELP),
-    config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
+    model: str = ONTHEFLY_MODEL_PARAM,
+    allow_mismatch: bool = ALLOW_MISMATCH_PARAM,
+    roi: int = ROI_PARAM,
+    specimen: str = SPECIMEN_PARAM,
+    sim: bool = SIM_PARAM,
+    config: Path = CONFIG_PARAM,
 ) -> None:
     """Run any useq-schema sequence headless and write OME-Zarr / OME-TIFF."""
     from acquisition.sequence import count_frames, load_sequence

@@ -13,10 +13,10 @@ from pathlib import Path
 import typer
 
 from acquisition.cli import (
-    ALLOW_MISMATCH_HELP,
-    CONFIG_HELP,
-    ROI_HELP,
-    SIM_HELP,
+    ALLOW_MISMATCH_PARAM,
+    CONFIG_PARAM,
+    ROI_PARAM,
+    SIM_PARAM,
     live_headless,
 )
 from srscope.errors import SrscopeError
@@ -28,19 +28,19 @@ def live(
     objective: str = typer.Option(None, help="Objective preset to start with"),
     channel: str = typer.Option(None, help="Channel preset to start with"),
     exposure: float = typer.Option(None, help="Exposure in ms"),
-    roi: int = typer.Option(None, min=16, help=ROI_HELP),
+    roi: int = ROI_PARAM,
     realtime: bool = typer.Option(
         True, "--realtime/--no-realtime", help="Sim only: frames take their exposure time"
     ),
     model: str = typer.Option(None, "--model", help="SR model (.onnx or bundled name)"),
-    allow_mismatch: bool = typer.Option(False, "--allow-mismatch", help=ALLOW_MISMATCH_HELP),
+    allow_mismatch: bool = ALLOW_MISMATCH_PARAM,
     zoom_model: str = typer.Option(None, help="Window only: full-quality model when zoomed"),
     out: Path = typer.Option(Path("srscope_out"), "--out", help="Window only: output folder"),
     screenshot: Path = typer.Option(None, help="Window only: PNG of the window"),
     exit_after: float = typer.Option(None, min=0.0, help="Window only: close after SECONDS"),
     threads: int = typer.Option(None, min=1, help="ONNX Runtime threads"),
-    sim: bool = typer.Option(True, "--sim/--no-sim", help=SIM_HELP),
-    config: Path = typer.Option(None, "--config", help=CONFIG_HELP),
+    sim: bool = SIM_PARAM,
+    config: Path = CONFIG_PARAM,
 ) -> None:
     """Live view (window), or --headless: stream N frames and print fps and drops."""
     if headless:

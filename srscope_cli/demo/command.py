@@ -67,11 +67,3 @@ def _first_error(exc: ValueError) -> str:
         err = errors()[0]
         return f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
     return str(exc)
-
-
-def _first_error(exc: ValueError) -> str:
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        err = errors()[0]
-        return f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
-    return str(exc)
