@@ -22,24 +22,19 @@ def main() -> None:
     from qtpy import QtCore, QtWidgets
 
     from sr_engine.bundled import bundled_models, resolve_model
-    from ui.app import make_jobs, prepare_rig
-    from ui.live import MicroscopeStream
+    from ui.app import prepare_rig
     from ui.viewer import ViewerSettings, ViewerWindow, wait_for
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     model = resolve_model(args.model)
-    scope, rig = prepare_rig(None, model)
+    scope = prepare_rig(None, model)
     try:
         scope.set_centered_roi(512)
-        ref: list = []
         window = ViewerWindow(
-            rig,
-            MicroscopeStream(scope, rig.lock),
+            scope,
             ViewerSettings(model=model, out_dir=Path("srscope_out")),
-            jobs=make_jobs(scope.core, rig, ref),
             models=bundled_models(),
         )
-        ref.append(window)
         window.resize(1500, 900)
         window.show()
         wait_for(lambda: window.sr_shown >= 3, 60)
