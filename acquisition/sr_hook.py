@@ -112,7 +112,7 @@ class SRFrameProcessor:
     falls that far behind, ``frameReady`` blocks the producer rather than
     exhausting memory. ``yield_ms``: after each raw frame SR keeps off the
     CPU this long, while the acquisition writes the frame and starts the next
-    one (0: no pacing; see :class:`acquisition.sr_worker.Pacer`). Call
+    one (0: no pacing; see :class:`acquisition.sr_pacer.Pacer`). Call
     :meth:`close` (or use it as a context manager) to end the worker; it also
     ends with the interpreter.
     """

@@ -23,7 +23,7 @@ def _zarr_scale(group_path) -> list[float]:
 
 
 def test_scan_writes_sr_beside_raw_with_hr_pixel_size(rig, fitc_model, tmp_path):
-    scope, _ = rig
+    scope = rig
     core = scope.core
     lr_px = core.getPixelSizeUm()
     seq = useq.MDASequence(grid_plan=useq.GridRowsColumns(rows=2, columns=2, overlap=10))

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from acquisition.frame_ring import FrameRing, RingReader
-from acquisition.sr_worker import FIRST_HOLD_S, Pacer
+from acquisition.sr_pacer import FIRST_HOLD_S, Pacer
 
 
 def _pacer(hold_ms: float = 10.0) -> tuple[Pacer, SimpleNamespace]:
