@@ -34,6 +34,11 @@ SIM_PARAM = typer.Option(True, "--sim/--no-sim", help=SIM_HELP)
 ROI_PARAM = typer.Option(None, min=16, help=ROI_HELP)
 SPECIMEN_PARAM = typer.Option(None, help="Sim only: tissue, he, usaf1951 or an image path")
 ALLOW_MISMATCH_PARAM = typer.Option(False, "--allow-mismatch", help=ALLOW_MISMATCH_HELP)
+RIG_PARAM = typer.Option(
+    None,
+    "--rig",
+    help="Rig settings (YAML/JSON): config group names, LR/HR objectives, ROI of your config",
+)
 ONTHEFLY_MODEL_PARAM = typer.Option(None, "--model", help="On-the-fly SR model (.onnx or bundled)")
 
 
@@ -43,12 +48,15 @@ def _open(
     roi: int | None = None,
     specimen: str | None = None,
     realtime: bool = True,
+    rig: Path | None = None,
 ) -> Microscope:
     from acquisition.microscope import Microscope
+    from acquisition.models import RigSettings
 
     if config is None and not sim:
         raise SrscopeError("give --config FILE, or use the simulated rig (--sim)")
-    scope = Microscope.open(config)
+    settings = RigSettings.from_file(rig) if rig is not None else None
+    scope = Microscope.open(config, settings)
     try:
         if scope.is_simulated:
             scope.core.setProperty("Camera", "RealTime", "On" if realtime else "Off")
@@ -161,6 +169,7 @@ def snap(
     specimen: str = SPECIMEN_PARAM,
     sim: bool = SIM_PARAM,
     config: Path = CONFIG_PARAM,
+    rig: Path = RIG_PARAM,
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out"),
 ) -> None:
     """Take one image and write it as OME-TIFF with pixel size and stage position."""
@@ -170,7 +179,7 @@ def snap(
     if not out.name.lower().endswith((".tif", ".tiff")):
         raise SrscopeError(f"--out {out}: snap writes OME-TIFF; name it .ome.tif")
     check_output(out, overwrite)
-    with _open(sim, config, roi, specimen) as scope:
+    with _open(sim, config, roi, specimen, rig=rig) as scope:
         if x is not None or y is not None or z is not None:
             scope.move_to(x, y, z)
         frame = scope.snap(objective, channel, exposure)
@@ -198,13 +207,14 @@ def live_headless(
     threads: int | None,
     sim: bool,
     config: Path | None,
+    rig: Path | None = None,
 ) -> None:
     """``srscope live --headless``: stream ``frames`` frames, print fps and drops.
 
     The ``live`` command itself is the viewer part's (``ui.cli``): without
     ``--headless`` it opens a window, which this part does not know about.
     """
-    with _open(sim, config, roi, realtime=realtime) as scope:
+    with _open(sim, config, roi, realtime=realtime, rig=rig) as scope:
         if objective:
             scope.set_objective(objective)
         if channel:
@@ -257,6 +267,7 @@ def references(
     specimen: str = SPECIMEN_PARAM,
     sim: bool = SIM_PARAM,
     config: Path = CONFIG_PARAM,
+    rig: Path = RIG_PARAM,
     overwrite: bool = typer.Option(False, "--overwrite", help="Write into a non-empty --out"),
 ) -> None:
     """Capture a reference set: HR and LR images of each channel at N stage positions."""
@@ -276,7 +287,10 @@ def references(
         assert box is not None
         make = random_positions if layout == "random" else grid_positions
         where = make((box[0], box[1], box[2], box[3]), n, seed=seed)
-    with _open(sim, config, roi, specimen, realtime=False) as scope, _progress("positions") as bar:
+    with (
+        _open(sim, config, roi, specimen, realtime=False, rig=rig) as scope,
+        _progress("positions") as bar,
+    ):
         refs = scope.references(
             out,
             where,
@@ -313,6 +327,7 @@ def scan(
     specimen: str = SPECIMEN_PARAM,
     sim: bool = SIM_PARAM,
     config: Path = CONFIG_PARAM,
+    rig: Path = RIG_PARAM,
 ) -> None:
     """Tile scan of a slide area or plate wells at the LR objective: OME-Zarr + mosaic."""
     from acquisition.scan import ScanPlan
@@ -350,7 +365,10 @@ def scan(
     from acquisition.scan import ScanInterrupted
 
     try:
-        with _open(sim, config, roi, specimen, realtime=False) as scope, _progress("tiles") as bar:
+        with (
+            _open(sim, config, roi, specimen, realtime=False, rig=rig) as scope,
+            _progress("tiles") as bar,
+        ):
             provenance = None
             if model and plan is not None:  # before the first tile: does the model fit them?
                 from acquisition.model_fit import model_fit_on_rig
@@ -400,13 +418,17 @@ def acquire(
     specimen: str = SPECIMEN_PARAM,
     sim: bool = SIM_PARAM,
     config: Path = CONFIG_PARAM,
+    rig: Path = RIG_PARAM,
 ) -> None:
     """Run any useq-schema sequence headless and write OME-Zarr / OME-TIFF."""
     from acquisition.sequence import count_frames, load_sequence
 
     seq = load_sequence(sequence)  # bad files fail before the rig is opened
     base = out.parent / (out.name.split(".")[0] + "_sr")  # run.ome.zarr -> run_sr.ome.zarr
-    with _open(sim, config, roi, specimen, realtime=False) as scope, _progress("frames") as bar:
+    with (
+        _open(sim, config, roi, specimen, realtime=False, rig=rig) as scope,
+        _progress("frames") as bar,
+    ):
         provenance = None
         if model:  # the frames' pixel size and channels, before the first one is taken
             from acquisition.model_fit import model_fit_on_rig

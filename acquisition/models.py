@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from srscope.errors import SrscopeError
 
 if TYPE_CHECKING:
     import useq
@@ -26,6 +31,27 @@ class RigSettings(_Model):
     roi: tuple[int, int, int, int] | None = Field(
         None, description="camera ROI (x, y, width, height); None = full frame"
     )
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> RigSettings:
+        """Settings from a YAML or JSON file (``objective_group: Objectives`` ...).
+
+        A bad file is one error naming the file and the field.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise SrscopeError(f"rig settings file not found: {path}")
+        try:
+            text = path.read_text(errors="replace")
+            data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+            return cls.model_validate(data or {})
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"]) or "(root)"
+            raise SrscopeError(f"{path.name}: {where}: {err['msg']}") from None
+        except (ValueError, yaml.YAMLError) as exc:
+            first = " ".join(str(exc).split())[:200]
+            raise SrscopeError(f"{path.name} is not valid YAML/JSON: {first}") from None
 
 
 @dataclass(frozen=True)

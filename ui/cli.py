@@ -15,6 +15,7 @@ import typer
 from acquisition.cli import (
     ALLOW_MISMATCH_PARAM,
     CONFIG_PARAM,
+    RIG_PARAM,
     ROI_PARAM,
     SIM_PARAM,
     live_headless,
@@ -41,14 +42,16 @@ def live(
     threads: int = typer.Option(None, min=1, help="ONNX Runtime threads"),
     sim: bool = SIM_PARAM,
     config: Path = CONFIG_PARAM,
+    rig: Path = RIG_PARAM,
 ) -> None:
     """Live view (window), or --headless: stream N frames and print fps and drops."""
     if headless:
         live_headless(
             frames, objective, channel, exposure, roi, realtime, model, allow_mismatch,
-            threads, sim, config,
+            threads, sim, config, rig,
         )  # fmt: skip
         return
+    from acquisition.models import RigSettings
     from sr_engine.bundled import resolve_model
     from ui.app import run_viewer
 
@@ -64,6 +67,7 @@ def live(
         screenshot=screenshot,
         exit_after=exit_after,
         threads=threads,
+        rig_settings=RigSettings.from_file(rig) if rig is not None else None,
     )
 
 

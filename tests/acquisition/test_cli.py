@@ -113,3 +113,18 @@ def test_acquire_cli(tmp_path, capsys):
     rc, text, err = run(["acquire", str(seq), "-o", str(out), "--roi", "32"], capsys)
     assert rc == 0, err
     assert "4 frames" in text and out.is_dir()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("objective_group: 3\n", "objective_group: Input should be a valid string"),
+        ("bogus: 1\n", "bogus: Extra inputs are not permitted"),
+        ("objective_group: [\n", "is not valid YAML/JSON"),
+    ],
+)
+def test_rig_settings_file_errors_name_the_field(tmp_path, capsys, text, message):
+    rig = tmp_path / "rig.yaml"
+    rig.write_text(text)
+    rc, _, err = run(["snap", "--rig", str(rig), "-o", str(tmp_path / "s.ome.tif")], capsys)
+    assert rc == 2 and message in err

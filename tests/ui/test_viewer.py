@@ -246,3 +246,40 @@ def test_a_stopped_scan_resumes_like_the_cli(viewer, rig, qtbot, tmp_path):
     assert all(latest[k].part == "part000.ome.zarr" for k in captured)
     assert (out / "tiles" / "part001.ome.zarr").is_dir()
     assert (out / "mosaic.ome.tif").is_file()
+
+
+def test_rig_settings_from_a_file_name_the_groups_of_a_users_config(qtbot, tmp_path, fitc_model):
+    import re
+
+    from acquisition import SIM_CONFIG
+    from acquisition.models import RigSettings
+    from ui.app import prepare_rig
+    from ui.viewer import ViewerSettings, ViewerWindow
+
+    # Arrange: the sim rig's config with its groups renamed, and settings naming them
+    text = SIM_CONFIG.read_text()
+    text = re.sub(r"ConfigGroup,Objective\b", "ConfigGroup,Lens", text)
+    text = re.sub(r"ConfigGroup,Channel\b", "ConfigGroup,Filters", text)
+    text = text.replace("ChannelGroup,Channel", "ChannelGroup,Filters")
+    config = tmp_path / "mine.cfg"
+    config.write_text(text)
+    rig_file = tmp_path / "rig.yaml"
+    rig_file.write_text("objective_group: Lens\nchannel_group: Filters\n")
+    # Act
+    scope = prepare_rig(config, fitc_model, settings=RigSettings.from_file(rig_file))
+    try:
+        window = ViewerWindow(
+            scope, ViewerSettings(model=fitc_model, out_dir=tmp_path / "out", start_live=False)
+        )
+        try:
+            # Assert: the viewer lists and switches the user's groups
+            combo = window.objective_combo
+            objectives = {combo.itemText(i) for i in range(combo.count())}
+            assert objectives == {"5x", "10x", "20x"} and combo.currentText() == "5x"
+            window.channel_combo.setCurrentText("DAPI")
+            assert scope.core.getCurrentConfig("Filters") == "DAPI"
+        finally:
+            window.close()
+            window.deleteLater()
+    finally:
+        scope.close()
