@@ -25,7 +25,7 @@ from sr_engine.compatibility import Fit, check_fit
 from sr_engine.normalize import Normalizer, fit_normalizer, strided_sample, to_dtype
 from sr_engine.predict import TileConfig, run_tiles
 from sr_engine.sources import Source, open_source
-from sr_engine.tiling import iter_tiles
+from sr_engine.tiling import Tile, iter_tiles
 from sr_engine.writers import build_pyramid, ngff_attrs, pyramid_shapes, write_ome_tiff
 from srscope import logger
 from srscope.atomic import write_text_atomic
@@ -99,28 +99,92 @@ def predict_file(
             logger.warning("%s", note)
         cfg = TileConfig.for_model(model, tile, overlap, batch)
         out_dtype = np.dtype(source.array.dtype if str(dtype) == "input" else (dtype or np.float32))
-        work = Path(str(out) + PARTIAL)
         return _run(
-            model, source, out, work, fmt, cfg, out_dtype, resume, overwrite, levels, progress, fit
+            model, source, out, fmt, cfg, out_dtype, resume, overwrite, levels, progress, fit
         )
 
 
-def _run(
+@dataclass
+class StreamPlan:
+    """A prepared run: its store (``OUT.partial``), geometry, normalisation and journal.
+
+    Made by :func:`prepare`; the tiles in :meth:`todo` are then computed by anyone
+    (this process in :func:`predict_file`, Dask workers in :mod:`sr_engine.distributed`),
+    each written with :func:`write_tile` and journalled with :meth:`journal`; :func:`finish`
+    builds the pyramid and renames the store to ``OUT``.
+    """
+
+    out: Path
+    work: Path
+    fmt: str
+    cfg: TileConfig
+    out_dtype: np.dtype
+    out_axes: str
+    out_shape: tuple[int, ...]
+    chunks: tuple[int, ...]
+    shapes: list[tuple[int, ...]]
+    hr_px: float
+    norm: Normalizer
+    done: set[tuple[int, int, int]]
+    record: dict[str, Any]
+    fit: Fit
+    tiles: list[Tile]
+    prefixes: list[tuple[Any, ...]]  # per plane: the output index before Y, X
+
+    @property
+    def array_path(self) -> Path:
+        """Level 0 of the store (Zarr v2 format): where tiles are written."""
+        return self.work / "0"
+
+    @property
+    def log_file(self) -> Path:
+        return self.work / ".srscope" / "tiles.done"
+
+    @property
+    def total(self) -> int:
+        return len(self.tiles) * len(self.prefixes)
+
+    def todo(self) -> list[tuple[int, Tile]]:
+        """``(plane, tile)`` not yet journalled, in plane then row-major order."""
+        return [
+            (p, t)
+            for p in range(len(self.prefixes))
+            for t in self.tiles
+            if (p, *t.index) not in self.done
+        ]
+
+    def journal(self, log: Any, p: int, t: Tile) -> None:
+        """Record one written tile (``log``: the journal opened for appending)."""
+        log.write(f"{p} {t.index[0]} {t.index[1]}\n")
+        log.flush()
+
+
+def write_tile(level0: Any, plan: StreamPlan, p: int, t: Tile, hr: np.ndarray, scale: int) -> None:
+    """Model-unit output of tile ``t`` of plane ``p`` -> output units and dtype -> its chunk."""
+    ys, xs = t.out_slices(scale)
+    values = to_dtype(plan.norm.after(hr[None], axis=1)[0], plan.out_dtype, in_place=True)
+    level0[(*plan.prefixes[p], ys, xs)] = values
+
+
+def prepare(
     model: SRModel,
     source: Source,
     out: Path,
-    work: Path,
     fmt: str,
     cfg: TileConfig,
     out_dtype: np.dtype,
     resume: bool,
-    overwrite: bool,
     levels: int | None,
-    progress: Callable[[int, int], None] | None,
     fit: Fit,
-) -> StreamResult:
+) -> StreamPlan:
+    """Create ``OUT.partial`` (level 0, run record, empty journal) or reopen it to resume.
+
+    The normalisation is decided here, once for the whole image, and stored in the
+    run record: a resumed run (in this process or on a cluster) reuses it.
+    """
     import zarr
 
+    work = Path(str(out) + PARTIAL)
     layout = source.layout
     s = model.scale
     if cfg.tile - 2 * cfg.overlap > MAX_CHUNK // s:
@@ -166,64 +230,91 @@ def _run(
             record = {"fingerprint": fingerprint, "lo": list(norm.lo), "hi": list(norm.hi)}
             record["backends"] = [this_backend]
             write_text_atomic(run_file, json.dumps(record, indent=1))
-        else:
-            group = zarr.open_group(str(work), mode="r+", zarr_format=2)
-            if this_backend not in record.setdefault("backends", []):
-                record["backends"].append(this_backend)
-                write_text_atomic(run_file, json.dumps(record, indent=1))
+        elif this_backend not in record.setdefault("backends", []):
+            record["backends"].append(this_backend)
+            write_text_atomic(run_file, json.dumps(record, indent=1))
     except PermissionError as exc:
         raise SrscopeError(f"cannot write output next to {out}: {exc.strerror}") from None
     except OSError as exc:
         if isinstance(exc, FileExistsError):
             raise
         raise SrscopeError(f"cannot write output {work}: {exc.strerror or exc}") from None
-
-    level0 = group["0"]
     tiles = list(iter_tiles((h, w), cfg.tile, cfg.overlap, aligned=True))
-    total = len(tiles) * layout.n_planes
-    resumed = len(done)
-    computed = 0
+    prefixes = [_out_prefix(p, layout, out_axes) for p in range(layout.n_planes)]
+    return StreamPlan(
+        out, work, fmt, cfg, out_dtype, out_axes, out_shape, chunks, shapes, hr_px, norm,
+        done, record, fit, tiles, prefixes,
+    )  # fmt: skip
+
+
+def _run(
+    model: SRModel,
+    source: Source,
+    out: Path,
+    fmt: str,
+    cfg: TileConfig,
+    out_dtype: np.dtype,
+    resume: bool,
+    overwrite: bool,
+    levels: int | None,
+    progress: Callable[[int, int], None] | None,
+    fit: Fit,
+) -> StreamResult:
+    import zarr
+
+    plan = prepare(model, source, out, fmt, cfg, out_dtype, resume, levels, fit)
+    level0 = zarr.open_array(str(plan.array_path), mode="r+", zarr_format=2)
+    total, resumed, computed = plan.total, len(plan.done), 0
     if resumed:
-        logger.info("resuming %s: %d of %d tiles already done", work, resumed, total)
+        logger.info("resuming %s: %d of %d tiles already done", plan.work, resumed, total)
     if progress is not None:
         progress(resumed, total)
-    with open(log_file, "a") as log:
-        for p in range(layout.n_planes):
-            todo = [t for t in tiles if (p, *t.index) not in done]
-            if not todo:
+    todo = plan.todo()
+    with open(plan.log_file, "a") as log:
+        for p in range(len(plan.prefixes)):
+            tiles = [t for q, t in todo if q == p]
+            if not tiles:
                 continue
-            prefix = _out_prefix(p, layout, out_axes)
-            for t, hr in run_tiles(model, source.plane(p), norm, todo, cfg.batch, check=True):
-                ys, xs = t.out_slices(s)
-                values = to_dtype(norm.after(hr[None], axis=1)[0], out_dtype, in_place=True)
-                level0[(*prefix, ys, xs)] = values
-                log.write(f"{p} {t.index[0]} {t.index[1]}\n")
-                log.flush()
+            plane = source.plane(p)
+            for t, hr in run_tiles(model, plane, plan.norm, tiles, plan.cfg.batch, check=True):
+                write_tile(level0, plan, p, t, hr, model.scale)
+                plan.journal(log, p, t)
                 computed += 1
                 if progress is not None:
                     progress(resumed + computed, total)
+    return finish(model, plan, overwrite, computed)
 
-    build_pyramid(group, shapes, chunks)
+
+def finish(model: SRModel, plan: StreamPlan, overwrite: bool, computed: int) -> StreamResult:
+    """Pyramid, OME metadata and provenance, then the atomic rename to ``OUT``."""
+    import zarr
+
+    out, work, norm, shapes = plan.out, plan.work, plan.norm, plan.shapes
+    group = zarr.open_group(str(work), mode="r+", zarr_format=2)
+    build_pyramid(group, shapes, plan.chunks)
     channels = list(model.meta.channels)
     name = model.meta.name or "srscope"
     windows = list(zip(norm.lo, norm.hi, strict=True))
-    attrs = ngff_attrs(out_axes, len(shapes), hr_px, channels, name, windows, out_dtype)
+    hr_px, out_axes = plan.hr_px, plan.out_axes
+    attrs = ngff_attrs(out_axes, len(shapes), hr_px, channels, name, windows, plan.out_dtype)
     group.attrs.update(attrs)
     provenance: dict[str, Any] = {
-        "scale": s,
-        "lr_pixel_size_um": hr_px * s,
+        "scale": model.scale,
+        "lr_pixel_size_um": hr_px * model.scale,
         "model": name,
         "normalization": {"lo": list(norm.lo), "hi": list(norm.hi)},
         "backend": model.backend_choice.to_dict(),  # what ran, and the check that chose it
-        **fit.provenance(),  # exact, by modality (a generalist), or an override: and why
+        **plan.fit.provenance(),  # exact, by modality (a generalist), or an override: and why
     }
-    if len(record.get("backends", [])) > 1:
-        provenance["backends_used"] = record["backends"]
+    if len(plan.record.get("backends", [])) > 1:
+        provenance["backends_used"] = plan.record["backends"]
+    if "distributed" in plan.record:
+        provenance["distributed"] = plan.record["distributed"]
     group.attrs["srscope"] = provenance
     if out.exists() and overwrite:
         _remove(out)
-    if fmt == "zarr":
-        shutil.rmtree(meta_dir)
+    if plan.fmt == "zarr":
+        shutil.rmtree(work / ".srscope")
         os.replace(work, out)
     else:
         tmp = Path(str(out) + ".partial.tif")
@@ -231,7 +322,8 @@ def _run(
         write_ome_tiff(group, len(shapes), tmp, out_axes, hr_px, channels, annotations)
         os.replace(tmp, out)
         shutil.rmtree(work)
-    return StreamResult(out, out_shape, out_axes, hr_px, computed, resumed)
+    resumed = len(plan.done)
+    return StreamResult(out, plan.out_shape, out_axes, hr_px, computed, resumed)
 
 
 def _resume_state(
