@@ -171,6 +171,12 @@ class SRModel:
         return self._bytes_per_px
 
     @property
+    def model_bytes(self) -> bytes:
+        """The model as one serialised ONNX file (to load the same model elsewhere, e.g.
+        on Dask workers; :attr:`sha256` is its digest)."""
+        return self._proto_bytes
+
+    @property
     def sha256(self) -> str:
         """Digest of the model file's bytes (identifies it in resume records)."""
         return hashlib.sha256(self._proto_bytes).hexdigest()

@@ -17,7 +17,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -75,11 +75,16 @@ def predict_file(
     levels: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     allow_mismatch: bool = False,
+    runner: TileRunner | None = None,
 ) -> StreamResult:
     """Stream ``src`` (TIFF, OME-TIFF, OME-Zarr or array) through ``model`` into ``out``.
 
     The image's stated pixel size and channel must fit the model (``check_fit``)
     unless ``allow_mismatch``; how it fits goes into the output's provenance.
+    ``runner`` computes the tiles (default: this process, :func:`run_local`; a
+    :class:`sr_engine.distributed.DaskRunner` spreads them over a Dask cluster).
+    Either way the store, normalisation and journal are the same, so a run
+    interrupted under one resumes under the other.
     """
     out = Path(out)
     fmt = output_format(out)
@@ -100,7 +105,18 @@ def predict_file(
         cfg = TileConfig.for_model(model, tile, overlap, batch)
         out_dtype = np.dtype(source.array.dtype if str(dtype) == "input" else (dtype or np.float32))
         return _run(
-            model, source, out, fmt, cfg, out_dtype, resume, overwrite, levels, progress, fit
+            model,
+            source,
+            out,
+            fmt,
+            cfg,
+            out_dtype,
+            resume,
+            overwrite,
+            levels,
+            progress,
+            fit,
+            runner,
         )
 
 
@@ -159,11 +175,59 @@ class StreamPlan:
         log.flush()
 
 
-def write_tile(level0: Any, plan: StreamPlan, p: int, t: Tile, hr: np.ndarray, scale: int) -> None:
-    """Model-unit output of tile ``t`` of plane ``p`` -> output units and dtype -> its chunk."""
+def write_tile(
+    level0: Any,
+    prefix: tuple[Any, ...],
+    t: Tile,
+    hr: np.ndarray,
+    scale: int,
+    norm: Normalizer,
+    dtype: np.dtype,
+) -> None:
+    """Model-unit output of tile ``t`` -> output units and ``dtype`` -> its own chunk(s).
+
+    ``prefix``: the plane's index before Y, X (:attr:`StreamPlan.prefixes`). Aligned
+    tiles cover whole chunks, so concurrent writers of different tiles never touch
+    the same chunk.
+    """
     ys, xs = t.out_slices(scale)
-    values = to_dtype(plan.norm.after(hr[None], axis=1)[0], plan.out_dtype, in_place=True)
-    level0[(*plan.prefixes[p], ys, xs)] = values
+    values = to_dtype(norm.after(hr[None], axis=1)[0], dtype, in_place=True)
+    level0[(*prefix, ys, xs)] = values
+
+
+class TileRunner(Protocol):
+    """Computes and writes the tiles ``plan.todo()`` into ``plan.array_path``.
+
+    It calls ``done(plane, tile)`` after each tile's chunks are written (in the
+    calling thread): that journals it and reports progress. :func:`run_local` is the
+    in-process one; :class:`sr_engine.distributed.DaskRunner` runs them on a cluster.
+    """
+
+    def __call__(
+        self,
+        model: SRModel,
+        source: Source,
+        plan: StreamPlan,
+        done: Callable[[int, Tile], None],
+    ) -> None: ...
+
+
+def run_local(
+    model: SRModel, source: Source, plan: StreamPlan, done: Callable[[int, Tile], None]
+) -> None:
+    """This process computes the tiles, plane by plane, batched."""
+    import zarr
+
+    level0 = zarr.open_array(str(plan.array_path), mode="r+", zarr_format=2)
+    todo = plan.todo()
+    for p, prefix in enumerate(plan.prefixes):
+        tiles = [t for q, t in todo if q == p]
+        if not tiles:
+            continue
+        plane = source.plane(p)
+        for t, hr in run_tiles(model, plane, plan.norm, tiles, plan.cfg.batch, check=True):
+            write_tile(level0, prefix, t, hr, model.scale, plan.norm, plan.out_dtype)
+            done(p, t)
 
 
 def prepare(
@@ -259,29 +323,25 @@ def _run(
     levels: int | None,
     progress: Callable[[int, int], None] | None,
     fit: Fit,
+    runner: TileRunner | None,
 ) -> StreamResult:
-    import zarr
-
     plan = prepare(model, source, out, fmt, cfg, out_dtype, resume, levels, fit)
-    level0 = zarr.open_array(str(plan.array_path), mode="r+", zarr_format=2)
-    total, resumed, computed = plan.total, len(plan.done), 0
+    total, resumed = plan.total, len(plan.done)
+    computed = 0
     if resumed:
         logger.info("resuming %s: %d of %d tiles already done", plan.work, resumed, total)
     if progress is not None:
         progress(resumed, total)
-    todo = plan.todo()
     with open(plan.log_file, "a") as log:
-        for p in range(len(plan.prefixes)):
-            tiles = [t for q, t in todo if q == p]
-            if not tiles:
-                continue
-            plane = source.plane(p)
-            for t, hr in run_tiles(model, plane, plan.norm, tiles, plan.cfg.batch, check=True):
-                write_tile(level0, plan, p, t, hr, model.scale)
-                plan.journal(log, p, t)
-                computed += 1
-                if progress is not None:
-                    progress(resumed + computed, total)
+
+        def done(p: int, t: Tile) -> None:
+            nonlocal computed
+            plan.journal(log, p, t)
+            computed += 1
+            if progress is not None:
+                progress(resumed + computed, total)
+
+        (runner or run_local)(model, source, plan, done)
     return finish(model, plan, overwrite, computed)
 
 
