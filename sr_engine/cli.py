@@ -42,15 +42,23 @@ def export_bioimageio(
 
 
 def predict(
-    model: str = typer.Argument(..., help="model.onnx, or the name of a bundled model"),
-    input: Path = typer.Argument(..., help="TIFF / OME-TIFF file or OME-Zarr folder"),
-    output: Path = typer.Argument(..., help="OUT.ome.zarr (multiscale) or OUT.ome.tif"),
+    model: str = typer.Argument(
+        ..., help="model.onnx, a bundled model's name, or a bioimage.io package (.zip, rdf.yaml)"
+    ),
+    input: Path = typer.Argument(
+        ..., help="TIFF / OME-TIFF file, OME-Zarr folder, or a folder of them"
+    ),
+    output: Path = typer.Argument(
+        ..., help="OUT.ome.zarr (multiscale) or OUT.ome.tif; a folder for a folder of images"
+    ),
     axes: str = typer.Option(None, help="input axes, e.g. YX, CYX, ZYX, ZCYX (else guessed)"),
     tile: int = typer.Option(None, help="tile side in LR px incl. overlap (default: memory)"),
     overlap: int = typer.Option(None, help="context per side in LR px (default: receptive field)"),
     batch: int = typer.Option(1, help="tiles per model call"),
     dtype: str = typer.Option("float32", help="output dtype: float32, input, uint16, uint8"),
-    threads: int = typer.Option(None, min=1, help="ONNX Runtime intra-op threads"),
+    threads: int = typer.Option(
+        None, min=1, help="ONNX Runtime intra-op threads (per worker with --workers/--scheduler)"
+    ),
     provider: list[str] = typer.Option(
         None, help="execution provider(s), e.g. CPUExecutionProvider"
     ),
@@ -66,56 +74,115 @@ def predict(
         "--allow-mismatch",
         help="apply the model to an image of another pixel size or channel (recorded)",
     ),
+    workers: int = typer.Option(
+        None, help="run on a local Dask cluster of this many worker processes"
+    ),
+    scheduler: str = typer.Option(
+        None, help="run on an existing Dask cluster: its scheduler address (tcp://host:8786)"
+    ),
+    connect_timeout: float = typer.Option(
+        10.0, min=0.1, help="seconds to wait for --scheduler before giving up"
+    ),
 ) -> None:
-    """Super-resolve an image of any size tile by tile (resumable, bounded memory)."""
+    """Super-resolve an image of any size tile by tile (resumable, bounded memory).
+
+    With --workers or --scheduler the tiles run on Dask distributed; the result
+    equals the single-process one, and either resumes the other's interrupted run.
+    """
+    from contextlib import nullcontext
+
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from sr_engine.bundled import resolve_model
-    from sr_engine.model import SRModel
-    from sr_engine.stream import predict_file
+    from sr_engine.stream import folder_jobs, is_image_folder, predict_file
     from srscope.errors import SrscopeError
 
     if dtype not in PREDICT_DTYPES:
         raise SrscopeError(f"--dtype must be one of {', '.join(PREDICT_DTYPES)}, got {dtype!r}")
-    m = SRModel(
-        resolve_model(model),
-        providers=provider or None,
-        threads=threads,
-        memory_budget_mb=memory_mb,
-        backend=backend,
-        precision=precision,
-    )
+    spec = None
+    if workers is not None or scheduler is not None:
+        from sr_engine.distributed import ClusterSpec, require_distributed
+
+        spec = ClusterSpec(workers, scheduler, threads=threads, connect_timeout_s=connect_timeout)
+        require_distributed()
+    if not input.exists():
+        raise SrscopeError(f"input not found: {input}")
+    jobs = folder_jobs(input, output) if is_image_folder(input) else [(input, output)]
+    if is_image_folder(input) and not overwrite:
+        taken = [str(o) for _, o in jobs if o.exists()]
+        if taken:
+            raise SrscopeError(f"output {taken[0]} already exists (use --overwrite to replace it)")
+    m = _open_predict_model(model, provider, threads, memory_mb, backend, precision)
     typer.echo(f"backend: {m.backend_choice.summary()}")
-    with Progress(
-        TextColumn("[bold]super-resolving"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} tiles"),
-        TimeRemainingColumn(),
-        transient=True,
-    ) as bar:
-        task = bar.add_task("sr", total=None)
+    with _client(spec) if spec is not None else nullcontext() as client:
+        runner = None
+        if client is not None:
+            from sr_engine.distributed import DaskRunner
 
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+            runner = DaskRunner(client, threads=spec.worker_threads())
+            n = len(client.scheduler_info().get("workers", {}))
+            typer.echo(f"dask: {n} workers at {client.scheduler.address}")
+        for src, out in jobs:
+            if len(jobs) > 1:
+                out.parent.mkdir(parents=True, exist_ok=True)
+            with Progress(
+                TextColumn("[bold]super-resolving"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total} tiles"),
+                TimeRemainingColumn(),
+                transient=True,
+            ) as bar:
+                task = bar.add_task("sr", total=None)
 
-        result = predict_file(
-            m,
-            input,
-            output,
-            axes=axes,
-            tile=tile,
-            overlap=overlap,
-            batch=batch,
-            dtype=None if dtype == "float32" else dtype,
-            resume=resume,
-            overwrite=overwrite,
-            progress=progress,
-            allow_mismatch=allow_mismatch,
-        )
-    typer.echo(
-        f"wrote {result.path} {result.axes} {result.shape} at {result.pixel_size_um:.4g} µm/px "
-        f"({result.tiles_computed} tiles computed, {result.tiles_resumed} resumed)"
-    )
+                def progress(done: int, total: int, task=task, bar=bar) -> None:
+                    bar.update(task, completed=done, total=total)
+
+                result = predict_file(
+                    m,
+                    src,
+                    out,
+                    axes=axes,
+                    tile=tile,
+                    overlap=overlap,
+                    batch=batch,
+                    dtype=None if dtype == "float32" else dtype,
+                    resume=resume,
+                    overwrite=overwrite,
+                    progress=progress,
+                    allow_mismatch=allow_mismatch,
+                    runner=runner,
+                )
+            typer.echo(
+                f"wrote {result.path} {result.axes} {result.shape} at "
+                f"{result.pixel_size_um:.4g} µm/px ({result.tiles_computed} tiles computed, "
+                f"{result.tiles_resumed} resumed)"
+            )
+
+
+def _client(spec):
+    from sr_engine.distributed import open_client
+
+    return open_client(spec)
+
+
+def _open_predict_model(
+    spec: str, provider: list[str] | None, threads, memory_mb, backend, precision
+):
+    """An SRModel from a model file, a bundled name or a bioimage.io package."""
+    from sr_engine.bundled import resolve_model
+    from sr_engine.model import SRModel
+
+    kw = {
+        "providers": provider or None,
+        "threads": threads,
+        "memory_budget_mb": memory_mb,
+        "backend": backend,
+        "precision": precision,
+    }
+    from sr_engine.bioimageio_import import is_package, load_package_model
+
+    if is_package(spec):
+        return load_package_model(spec, **kw)
+    return SRModel(resolve_model(spec), **kw)
 
 
 def models(

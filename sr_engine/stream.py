@@ -464,3 +464,43 @@ def _out_prefix(p: int, layout: Any, out_axes: str) -> tuple[Any, ...]:
     for a in out_axes[:-2]:
         prefix.append(slice(None) if a == "C" else int(idx[a]))
     return tuple(prefix)
+
+
+IMAGE_SUFFIXES = (".tif", ".tiff")
+
+
+def is_image_folder(path: Path) -> bool:
+    """A folder of images (not itself a Zarr store or OME-Zarr image)."""
+    path = Path(path)
+    return (
+        path.is_dir()
+        and path.suffix != ".zarr"
+        and not any((path / m).exists() for m in ("zarr.json", ".zgroup", ".zarray"))
+    )
+
+
+def folder_jobs(src: Path, out: Path) -> list[tuple[Path, Path]]:
+    """``(image, OUT/<name>.ome.zarr)`` for each TIFF / OME-Zarr image directly in ``src``."""
+    src, out = Path(src), Path(out)
+    if out.suffix.lower() in (".zarr", ".tif", ".tiff") or out.is_file():
+        raise SrscopeError(f"input {src} is a folder of images: the output must be a folder too")
+    images = sorted(
+        p
+        for p in src.iterdir()
+        if (p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        or (p.is_dir() and p.suffix.lower() == ".zarr")
+    )
+    if not images:
+        raise SrscopeError(f"no TIFF or OME-Zarr images in folder {src}")
+    jobs = []
+    for p in images:
+        stem = p.name
+        for suffix in (".ome.tiff", ".ome.tif", ".ome.zarr", ".tiff", ".tif", ".zarr"):
+            if stem.lower().endswith(suffix):
+                stem = stem[: -len(suffix)]
+                break
+        jobs.append((p, out / f"{stem}.ome.zarr"))
+    names = [o.name for _, o in jobs]
+    if len(set(names)) != len(names):
+        raise SrscopeError(f"images in {src} would share an output name (e.g. a.tif and a.zarr)")
+    return jobs
