@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from sr_engine.architectures import live_espcn, paper_generator
 from srscope.errors import SrscopeError
 from training.export import fold_batchnorm, has_batchnorm
 from training.models import BalancedGenerator, Discriminator, LiveGenerator, PaperGenerator
@@ -93,3 +94,35 @@ def test_vgg19_bad_weights_are_clear_errors(tmp_path: Path) -> None:
         VGG19Features().load_weights(tmp_path / "partial.pth")
     with pytest.raises(SrscopeError, match="unknown VGG19 layer"):
         VGG19Features("relu9_9")
+
+
+def _weight_shapes(proto) -> list[tuple[int, ...]]:
+    return sorted(tuple(t.dims) for t in proto.graph.initializer if len(t.dims) == 4)
+
+
+@pytest.mark.parametrize(
+    ("net", "copy"),
+    [
+        (
+            lambda: LiveGenerator(1, 4, features=8, layers=3, linear_skip=True),
+            lambda: live_espcn(1, 4, features=8, layers=3, linear_skip=True),
+        ),
+        (
+            lambda: PaperGenerator(1, 4, features=16, blocks=2),
+            lambda: paper_generator(1, scale=4, features=16, blocks=2),
+        ),
+    ],
+    ids=["live", "paper"],
+)
+def test_the_engines_onnx_copies_have_training_s_layers(net, copy) -> None:
+    """sr_engine.architectures builds random-weight copies for benchmarks without torch:
+    the same convolutions (shapes) and the same cost per LR pixel as what training exports."""
+    import onnx
+
+    from sr_engine.flops import flops_per_lr_pixel
+    from training.export import to_onnx_bytes
+
+    trained = onnx.load_from_string(to_onnx_bytes(fold_batchnorm(net().eval()), 1))
+    built = copy()
+    assert _weight_shapes(trained) == _weight_shapes(built)
+    assert flops_per_lr_pixel(trained, 1) == pytest.approx(flops_per_lr_pixel(built, 1), rel=0.01)
