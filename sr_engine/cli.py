@@ -111,9 +111,10 @@ def predict(
         taken = [str(o) for _, o in jobs if o.exists()]
         if taken:
             raise SrscopeError(f"output {taken[0]} already exists (use --overwrite to replace it)")
-    m = _open_predict_model(model, provider, threads, memory_mb, backend, precision)
-    typer.echo(f"backend: {m.backend_choice.summary()}")
+    # the cluster first: an unreachable scheduler is said before any slow model check
     with _client(spec) if spec is not None else nullcontext() as client:
+        m = _open_predict_model(model, provider, threads, memory_mb, backend, precision)
+        typer.echo(f"backend: {m.backend_choice.summary()}")
         runner = None
         if client is not None:
             from sr_engine.distributed import DaskRunner
