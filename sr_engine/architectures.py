@@ -6,8 +6,8 @@ need neither torch nor a trained model:
 - ``paper``: conv3×3+ReLU head, 16 residual blocks [conv3×3, BN, ReLU, conv3×3,
   BN] + shortcut, long skip, two (conv 64→256, pixel shuffle ×2, ReLU) stages,
   conv3×3 tail, plus the nearest-upsampled input (input skip); ~3.9 MFLOP per LR px.
-- ``live``: ESPCN-like — conv5×5 32, conv3×3 32, conv3×3 C·s² (+ a linear conv5×5 C·s²
-  of the input with ``linear_skip``), pixel shuffle, + input skip.
+- ``live``: the live preset — conv5×5 8, conv3×3 8, conv3×3 C·s², + a linear conv5×5 C·s²
+  of the input (``linear_skip``), pixel shuffle, + input skip.
 - ``srgan_export``: a standard SRGAN export from elsewhere (9×9 head and PReLU, PReLU
   after each pixel shuffle, a 9×9 HR tail to C channels, no input skip).
 """
@@ -56,10 +56,10 @@ def live_espcn(
     channels: int = 1,
     scale: int = 4,
     *,
-    features: int = 32,
+    features: int = 8,
     layers: int = 3,
     input_skip: bool = True,
-    linear_skip: bool = False,
+    linear_skip: bool = True,
     seed: int = 0,
     meta: ModelMetadata | None = None,
 ) -> Any:
