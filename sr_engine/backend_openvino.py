@@ -33,29 +33,34 @@ _TYPES = {"fp32": ov.Type.f32, "bf16": ov.Type.bf16}
 SHAPE_CACHE = 4  # static compilations kept (each holds its activation buffers)
 
 
+def compile_config(precision: str, threads: int | None) -> dict[Any, Any]:
+    """How srscope compiles for the CPU: the precision hint, latency mode, one stream."""
+    if precision not in _TYPES:
+        raise ValueError(f"openvino precision must be one of {list(_TYPES)}, not {precision}")
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    config: dict[Any, Any] = {
+        hints.inference_precision: _TYPES[precision],
+        hints.performance_mode: hints.PerformanceMode.LATENCY,
+        props.num_streams: 1,
+    }
+    if threads is not None:
+        config[props.inference_num_threads] = int(threads)
+    return config
+
+
 class OpenVinoBackend:
     """``run`` through OpenVINO on the CPU: latency mode, one stream, one compilation per shape."""
 
     name = "openvino"
 
     def __init__(self, run_bytes: bytes, *, precision: str = "fp32", threads: int | None = None):
-        if precision not in _TYPES:
-            raise ValueError(f"openvino precision must be one of {list(_TYPES)}, not {precision}")
-        if threads is not None and threads < 1:
-            raise ValueError(f"threads must be >= 1, got {threads}")
+        self._config = compile_config(precision, threads)
         self.precision = precision
         self.threads = threads
         self._core = ov.Core()
         self._model = self._core.read_model(run_bytes)
-        config: dict[Any, Any] = {
-            hints.inference_precision: _TYPES[precision],
-            hints.performance_mode: hints.PerformanceMode.LATENCY,
-            props.num_streams: 1,
-        }
-        if threads is not None:
-            config[props.inference_num_threads] = int(threads)
-        self._config = config
-        self.compiled = self._core.compile_model(self._model, "CPU", config)  # dynamic H, W
+        self.compiled = self._core.compile_model(self._model, "CPU", self._config)  # dynamic H, W
         self._requests: OrderedDict[tuple[int, ...], Any] = OrderedDict()
         self._lock = threading.Lock()  # requests are not thread-safe: calls take turns
 

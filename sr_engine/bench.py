@@ -61,9 +61,7 @@ def _best(fn: Callable[[], Any], repeats: int) -> float:
     return min(times)
 
 
-def matmul_peak(threads: int | None, n: int = 2048, repeats: int = 5) -> float:
-    """GFLOP/s of ORT's fp32 MatMul ``(n×n)·(n×n)`` in a session like the engine's."""
-    import onnxruntime as ort
+def _matmul_model(n: int) -> Any:
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(0)
@@ -77,6 +75,49 @@ def matmul_peak(threads: int | None, n: int = 2048, repeats: int = 5) -> float:
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
+    return model
+
+
+def matmul_peak_openvino(
+    precision: str, threads: int | None, n: int = 2048, repeats: int = 5
+) -> float:
+    """GFLOP/s of OpenVINO's MatMul at ``precision`` (bf16: the machine's bf16 units).
+
+    The ceiling a backend/precision pair can reach here, to set its model's
+    GFLOP/s against (a bf16 model compared with the fp32 peak looks > 100 %).
+    """
+    import openvino as ov
+
+    from sr_engine.backend_openvino import compile_config
+
+    core = ov.Core()
+    model = core.read_model(_matmul_model(n).SerializeToString())
+    compiled = core.compile_model(model, "CPU", compile_config(precision, threads))
+    req = compiled.create_infer_request()
+    a = np.random.default_rng(0).random((n, n), dtype=np.float32)
+    req.infer([a])
+    return 2 * n**3 / _best(lambda: req.infer([a]), repeats) / 1e9
+
+
+def matmul_peaks(
+    pairs: list[tuple[str, str]], threads: int | None, n: int, repeats: int
+) -> dict[str, float]:
+    """MatMul GFLOP/s per backend/precision in ``pairs`` (``"onnxruntime fp32"``: ...)."""
+    peaks: dict[str, float] = {}
+    for backend, precision in pairs:
+        if backend == "onnxruntime":
+            peaks[f"{backend} {precision}"] = matmul_peak(threads, n, repeats)
+        else:
+            peaks[f"{backend} {precision}"] = matmul_peak_openvino(precision, threads, n, repeats)
+    return peaks
+
+
+def matmul_peak(threads: int | None, n: int = 2048, repeats: int = 5) -> float:
+    """GFLOP/s of ORT's fp32 MatMul ``(n×n)·(n×n)`` in a session like the engine's."""
+    import onnxruntime as ort
+
+    model = _matmul_model(n)
+    rng = np.random.default_rng(0)
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if threads:
@@ -174,6 +215,7 @@ def bench_model(
     echo: Callable[[str], Any],
     progress: Callable[[str], Any] = lambda s: None,
     eager: EagerTiler | None = None,
+    peaks: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     import onnx
 
@@ -253,7 +295,7 @@ def bench_model(
         res["frame_512_s"] = round(t * (512 / side) ** 2, 2)
     live_tier = fpp < LIVE_MAX_FLOP_PER_PX
     sides = (64,) if cfg.quick else ((512, 1024) if live_tier else (512,))
-    res["backends"] = bench_backends(name, proto, cfg, sides, progress)
+    res["backends"] = bench_backends(name, proto, cfg, sides, progress, fpp, peaks)
     echo(_format(res, peak))
     return res
 
@@ -264,8 +306,12 @@ def bench_backends(
     cfg: BenchConfig,
     sides: tuple[int, ...],
     progress: Callable[[str], Any] = lambda s: None,
+    flop_per_px: float | None = None,
+    peaks: dict[str, float] | None = None,
 ) -> list[dict[str, Any]]:
-    """Per backend/precision this machine can run: time per frame, fps, accuracy change.
+    """Per backend/precision this machine can run: time per frame, fps, accuracy change,
+    and (given ``flop_per_px`` and MatMul ``peaks`` from :func:`matmul_peaks`) GFLOP/s
+    against the fp32 peak and against the pair's own peak (bf16 against bf16 units).
 
     Frames go through the whole engine (normalisation, tiles at the backend's
     default size); the backends take turns in each timing round so that load
@@ -311,22 +357,43 @@ def bench_backends(
         span = float(max(h - lo for lo, h in zip(norm.lo, norm.hi, strict=True)))
         for row, out, t in zip(rows, outs, best, strict=True):
             err = float(np.abs(out - outs[0]).max()) / span
-            row["frames"][str(side)] = {
+            frame = {
                 "ms": round(1e3 * t, 1),
                 "fps": round(1 / t, 2),
                 "frame_max_abs_err": float(f"{err:.3g}"),
                 "speedup_vs_ort_fp32": round(best[0] / t, 2),
             }
+            if flop_per_px:
+                frame.update(_peak_ratios(flop_per_px * side * side / t / 1e9, row, peaks or {}))
+            row["frames"][str(side)] = frame
     return rows
+
+
+def _peak_ratios(gflops: float, row: dict[str, Any], peaks: dict[str, float]) -> dict[str, Any]:
+    """A frame's GFLOP/s, its share of the fp32 MatMul peak and of its own pair's peak."""
+    out: dict[str, Any] = {"gflops": round(gflops, 1)}
+    fp32 = peaks.get("onnxruntime fp32")
+    own = peaks.get(f"{row['backend']} {row['precision']}")
+    if fp32:
+        out["ratio_of_fp32_peak"] = round(gflops / fp32, 3)
+    if own:
+        out["ratio_of_own_peak"] = round(gflops / own, 3)
+    return out
 
 
 def _format_backends(rows: list[dict[str, Any]]) -> list[str]:
     lines = []
     for b in rows:
         frames = ", ".join(
-            f"{side}² {f['ms']} ms = {f['fps']} fps ({f['speedup_vs_ort_fp32']}x)"
+            f"{side}² {f['ms']} ms = {f['fps']} fps ({f['speedup_vs_ort_fp32']}x"
+            + (f", {f['gflops']} GFLOP/s" if "gflops" in f else "")
+            + (f" = {100 * f['ratio_of_fp32_peak']:.0f}% of fp32 peak"
+               if "ratio_of_fp32_peak" in f else "")
+            + (f", {100 * f['ratio_of_own_peak']:.0f}% of its own"
+               if "ratio_of_own_peak" in f and b["precision"] != "fp32" else "")
+            + ")"
             for side, f in b["frames"].items()
-        )
+        )  # fmt: skip
         worst = max((f["frame_max_abs_err"] for f in b["frames"].values()), default=0.0)
         lines.append(
             f"  {b['backend']:<11} {b['precision']}  {frames}; ΔPSNR "
@@ -457,6 +524,7 @@ def _only_backends(
     cfg: BenchConfig,
     echo: Callable[[str], Any],
     progress: Callable[[str], Any],
+    peaks: dict[str, float],
 ) -> dict[str, Any]:
     """The per-backend section alone (512² frames, and 1024² for live-tier models)."""
     import onnx
@@ -468,7 +536,7 @@ def _only_backends(
     live_tier = fpp < LIVE_MAX_FLOP_PER_PX
     sides = (64,) if cfg.quick else ((512, 1024) if live_tier else (512,))
     r = {"model": name, "mflop_per_lr_px": round(fpp / 1e6, 4)}
-    r["backends"] = bench_backends(name, proto, cfg, sides, progress)
+    r["backends"] = bench_backends(name, proto, cfg, sides, progress, fpp, peaks)
     echo("\n".join([f"== {name}: {r['mflop_per_lr_px']} MFLOP/LR px", *_format_backends(
         r["backends"])]))  # fmt: skip
     return r
@@ -497,21 +565,28 @@ def run_bench(
         f"ONNX Runtime {ort.__version__}, {ov_line}, {os.cpu_count()} logical CPUs, "
         f"threads {cfg.threads or 'ORT default'}, bf16 units: {', '.join(bf16) or 'none'}"
     )
+    from sr_engine.backend import candidates
+
+    pairs = candidates(cfg.backend, cfg.precision)
+    pairs = [("onnxruntime", "fp32"), *[p for p in pairs if p != ("onnxruntime", "fp32")]]
+    progress(f"MatMul peaks ({mm_n}³) of {', '.join(f'{b} {p}' for b, p in pairs)}")
+    peaks = matmul_peaks(pairs, cfg.threads, mm_n, 3 if cfg.quick else 7)
+    echo("MatMul peaks: " + ", ".join(f"{k} {v:.1f} GFLOP/s" for k, v in peaks.items()))
     if cfg.only_backends:
         return {
+            "matmul_peaks_gflops": {k: round(v, 1) for k, v in peaks.items()},
             "onnxruntime": ort.__version__,
             "openvino": ov_line,
             "bf16_flags": bf16,
             "threads": cfg.threads,
             "cpus": os.cpu_count(),
-            "models": [_only_backends(name, spec, cfg, echo, progress) for name, spec in
+            "models": [_only_backends(name, spec, cfg, echo, progress, peaks) for name, spec in
                        _models(cfg)],
         }  # fmt: skip
-    progress(f"MatMul peak ({mm_n}³ fp32)")
-    peak = matmul_peak(cfg.threads, mm_n, 3 if cfg.quick else 7)
-    echo(f"MatMul peak ({mm_n}³ fp32): {peak:.1f} GFLOP/s")
+    peak = peaks["onnxruntime fp32"]
     results: dict[str, Any] = {
         "matmul_peak_gflops": round(peak, 1),
+        "matmul_peaks_gflops": {k: round(v, 1) for k, v in peaks.items()},
         "matmul_n": mm_n,
         "threads": cfg.threads,
         "cpus": os.cpu_count(),
@@ -521,7 +596,7 @@ def run_bench(
         "models": [],
     }
     for name, spec in _models(cfg):
-        r = bench_model(name, spec, cfg, peak, lambda s: None, progress, eager)
+        r = bench_model(name, spec, cfg, peak, lambda s: None, progress, eager, peaks)
         progress(f"{name}: MatMul peak again (the machine may be shared)")
         # the machine may be shared: re-measure the peak after the model and compare
         # against the higher of the two (conservative ratio)

@@ -322,5 +322,11 @@ def test_bench_reports_every_backend_with_speed_and_accuracy(tmp_path):
         frame = r["frames"]["64"]
         assert frame["ms"] > 0 and frame["fps"] > 0 and frame["speedup_vs_ort_fp32"] > 0
         assert abs(r["psnr_change_db"]) <= 0.05 and frame["frame_max_abs_err"] <= 0.02
+        # GFLOP/s against the fp32 MatMul peak and the pair's own peak, measured in this run
+        assert frame["gflops"] > 0 and frame["ratio_of_fp32_peak"] > 0
+        assert frame["ratio_of_own_peak"] > 0
+    result = run_bench(cfg.model_copy(update={"only_backends": True}), echo=lines.append)
+    assert set(result["matmul_peaks_gflops"]) == {f"{b} {p}" for b, p in rows}
+    assert all(v > 0 for v in result["matmul_peaks_gflops"].values())
     assert sum(ln.startswith("  ... ") for ln in lines) >= 5  # a progress line per section
     assert any("onnxruntime fp32" in ln and "fps" in ln for ln in lines)
