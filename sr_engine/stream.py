@@ -104,20 +104,8 @@ def predict_file(
             logger.warning("%s", note)
         cfg = TileConfig.for_model(model, tile, overlap, batch)
         out_dtype = np.dtype(source.array.dtype if str(dtype) == "input" else (dtype or np.float32))
-        return _run(
-            model,
-            source,
-            out,
-            fmt,
-            cfg,
-            out_dtype,
-            resume,
-            overwrite,
-            levels,
-            progress,
-            fit,
-            runner,
-        )
+        plan = prepare(model, source, out, fmt, cfg, out_dtype, resume, levels, fit)
+        return _run(model, source, plan, overwrite, progress, runner)
 
 
 @dataclass
@@ -314,18 +302,11 @@ def prepare(
 def _run(
     model: SRModel,
     source: Source,
-    out: Path,
-    fmt: str,
-    cfg: TileConfig,
-    out_dtype: np.dtype,
-    resume: bool,
+    plan: StreamPlan,
     overwrite: bool,
-    levels: int | None,
     progress: Callable[[int, int], None] | None,
-    fit: Fit,
     runner: TileRunner | None,
 ) -> StreamResult:
-    plan = prepare(model, source, out, fmt, cfg, out_dtype, resume, levels, fit)
     total, resumed = plan.total, len(plan.done)
     computed = 0
     if resumed:

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import tifffile
@@ -16,6 +12,7 @@ from sr_engine.stream import predict_file
 from sr_engine.testing import nearest_model, save_model
 from sr_engine.tiling import iter_tiles
 from srscope.errors import SrscopeError
+from tests.core.test_bad_inputs import run_cli
 
 from .conftest import structured
 
@@ -160,19 +157,6 @@ def test_unreachable_scheduler_is_one_error():
         pass
 
 
-def _run_cli(argv, cwd, timeout=60):
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "srscope_cli", *argv],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
-
-
 @pytest.mark.parametrize(
     ("extra", "match"),
     [
@@ -184,7 +168,7 @@ def test_cli_bad_cluster_is_one_line_exit_2_nothing_written(tmp_path, extra, mat
     save_model(nearest_model(2, 1), tmp_path / "m.onnx")
     tifffile.imwrite(tmp_path / "img.tif", structured(40, 40))
     before = sorted(p.name for p in tmp_path.iterdir())
-    res = _run_cli(["predict", "m.onnx", "img.tif", "o.ome.zarr", *extra], tmp_path)
+    res = run_cli(["predict", "m.onnx", "img.tif", "o.ome.zarr", *extra], tmp_path)
     assert res.returncode == 2, res.stderr
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and match in lines[0], res.stderr
@@ -216,8 +200,8 @@ def test_cli_workers_on_a_folder_equals_single_process(tmp_path):
         meta = {"axes": "YX", "PhysicalSizeX": 1.3, "PhysicalSizeY": 1.3}
         tifffile.imwrite(folder / f"s{i}.ome.tif", img, metadata=meta)
     common = ["--tile", "64"]
-    one = _run_cli(["predict", "m.onnx", "in", "one", *common], tmp_path, 300)
-    two = _run_cli(["predict", "m.onnx", "in", "two", "--workers", "2", *common], tmp_path, 300)
+    one = run_cli(["predict", "m.onnx", "in", "one", *common], tmp_path, 300)
+    two = run_cli(["predict", "m.onnx", "in", "two", "--workers", "2", *common], tmp_path, 300)
     assert one.returncode == 0 and two.returncode == 0, one.stderr + two.stderr
     assert "dask: 2 workers" in two.stdout
     for i in range(3):
