@@ -2,6 +2,8 @@
 
 Each opens the simulated rig (``--sim``, the default) or a Micro-Manager config
 (``--config FILE``). Heavy imports stay inside the commands so ``--help`` is fast.
+The file is a little over 400 lines because five commands' option lists are most
+of it; each body is a few lines over the part's public API.
 
 Extension point for on-the-fly processing (super-resolution): ``scan`` and
 ``acquire`` take ``--model``; :func:`processor_for` turns it into a
