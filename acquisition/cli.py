@@ -414,6 +414,9 @@ def acquire(
         Path("acquisition.ome.zarr"), "--out", "-o", help=".ome.zarr or .ome.tif output"
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output"),
+    objective: str = typer.Option(
+        None, help="Objective for the whole sequence, e.g. 5x (default: the rig's current one)"
+    ),
     model: str = ONTHEFLY_MODEL_PARAM,
     allow_mismatch: bool = ALLOW_MISMATCH_PARAM,
     roi: int = ROI_PARAM,
@@ -432,11 +435,14 @@ def acquire(
         _progress("frames") as bar,
     ):
         provenance = None
+        if objective:
+            scope.set_objective(objective)
         if model:  # the frames' pixel size and channels, before the first one is taken
             from acquisition.model_fit import model_fit_on_rig
 
             channels = [c.config for c in seq.channels]
-            provenance = model_fit_on_rig(scope, model, channels, None, allow_mismatch).provenance()
+            fit = model_fit_on_rig(scope, model, channels, None, allow_mismatch)
+            provenance = fit.provenance()
         processor = processor_for(model, base, provenance)
         path = scope.acquire(
             seq, out, overwrite=overwrite, processor=processor, progress=bar.update
