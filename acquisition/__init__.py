@@ -29,16 +29,19 @@ from acquisition.processor import FrameProcessor
 from acquisition.processor_relay import ProcessorRelay
 from acquisition.references import capture_references
 from acquisition.rig import Rig
-from acquisition.scan import ScanPlan, run_scan
+from acquisition.scan import AreaPlan, GridPlan, PlatePlan, ScanPlan, run_scan, scan_plan
 from acquisition.sequence import acquire, load_sequence
 
 __all__ = [
     "SIM_CONFIG",
+    "AreaPlan",
     "Frame",
     "FrameMeta",
     "FrameProcessor",
+    "GridPlan",
     "LiveStream",
     "Microscope",
+    "PlatePlan",
     "ProcessorRelay",
     "Rig",
     "RigSettings",
@@ -48,5 +51,6 @@ __all__ = [
     "load_sequence",
     "open_core",
     "run_scan",
+    "scan_plan",
     "stitch",
 ]

@@ -332,7 +332,7 @@ def scan(
     rig: Path = RIG_PARAM,
 ) -> None:
     """Tile scan of a slide area or plate wells at the LR objective: OME-Zarr + mosaic."""
-    from acquisition.scan import ScanPlan
+    from acquisition.scan import scan_plan
     from srscope.atomic import check_output
 
     plan = None
@@ -340,30 +340,19 @@ def scan(
         check_output(out, overwrite=True)  # a folder; an existing scan is refused below
         if area is None and center is None and plate is None:
             center = "0,0"
-        try:
-            plan = ScanPlan(
-                area_um=_floats(area, 4, "--area"),
-                center_um=_floats(center, 2, "--center"),
-                rows=rows,
-                columns=cols,
-                plate=plate,
-                wells=[w for w in (wells or "").split(",") if w.strip()],
-                a1_center_um=_floats(a1, 2, "--a1"),
-                channels=channel,
-                objective=objective,
-                exposure_ms=exposure,
-                overlap=overlap,
-            )
-        except ValueError as exc:
-            if isinstance(exc, SrscopeError):
-                raise
-            if hasattr(exc, "errors"):
-                err = exc.errors()[0]
-                where = ".".join(str(p) for p in err["loc"])
-                first = f"{where} = {err.get('input')!r}: {err['msg']}"
-            else:
-                first = str(exc)
-            raise SrscopeError(f"bad scan plan: {first}") from None
+        plan = scan_plan(
+            area_um=_floats(area, 4, "--area"),
+            center_um=_floats(center, 2, "--center"),
+            rows=rows,
+            columns=cols,
+            plate=plate,
+            wells=[w for w in (wells or "").split(",") if w.strip()],
+            a1_center_um=_floats(a1, 2, "--a1"),
+            channels=channel,
+            objective=objective,
+            exposure_ms=exposure,
+            overlap=overlap,
+        )
     from acquisition.scan import ScanInterrupted
 
     try:

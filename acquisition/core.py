@@ -25,6 +25,7 @@ from pymmcore_plus import CMMCorePlus
 
 from srscope import logger
 from srscope.errors import SrscopeError
+from srscope.model_base import one_line
 
 SIM_CONFIG = Path(__file__).parent / "sim" / "srscope_sim.cfg"
 
@@ -84,7 +85,7 @@ def open_core(config: str | Path | None = None) -> CMMCorePlus:
         with _quiet_pymmcore():
             core.loadSystemConfiguration(str(path))
     except Exception as exc:
-        msg = " ".join(str(exc).split())
+        msg = one_line(exc, None)
     if not msg and not core.getCameraDevice():
         msg = "it defines no camera (is it a Micro-Manager hardware configuration?)"
     if msg:

@@ -30,6 +30,7 @@ from acquisition.processor_relay import ProcessorRelay
 from acquisition.rig import Rig
 from srscope import logger
 from srscope.errors import SrscopeError
+from srscope.model_base import one_line
 from srscope.relay import Relay
 
 __all__ = ["FrameProcessor", "LiveStats", "LiveStream", "ProcessorRelay"]
@@ -110,7 +111,7 @@ class LiveStream:
         except Exception as exc:
             self._running.clear()
             threading.excepthook = self._prev_hook
-            raise SrscopeError(f"cannot start live: {' '.join(str(exc).split())}") from None
+            raise SrscopeError(f"cannot start live: {one_line(exc, None)}") from None
         self._t0 = self._t1 = 0.0
         self._display.start()
         t = threading.Thread(target=self._pump, name="srscope-live-pump", daemon=True)
@@ -151,7 +152,7 @@ class LiveStream:
         exc = args.exc_value
         if isinstance(exc, Exception) and "sequence acquisition" in str(exc):
             self.error = exc
-            logger.warning("live stream: %s", " ".join(str(exc).split()))
+            logger.warning("live stream: %s", one_line(exc, None))
             return
         (self._prev_hook or threading.__excepthook__)(args)
 

@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import json
+import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
-from srscope.errors import SrscopeError
+from srscope.model_base import SrscopeModel
 
 if TYPE_CHECKING:
     import useq
     from pymmcore_plus.metadata import FrameMetaV1
+    from typing_extensions import Self
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class RigSettings(_Model):
+class RigSettings(SrscopeModel):
     """How srscope finds things in a Micro-Manager config (sim defaults fit most rigs)."""
 
     objective_group: str = Field("Objective", description="config group of the objectives")
@@ -33,25 +28,9 @@ class RigSettings(_Model):
     )
 
     @classmethod
-    def from_file(cls, path: str | Path) -> RigSettings:
-        """Settings from a YAML or JSON file (``objective_group: Objectives`` ...).
-
-        A bad file is one error naming the file and the field.
-        """
-        path = Path(path)
-        if not path.is_file():
-            raise SrscopeError(f"rig settings file not found: {path}")
-        try:
-            text = path.read_text(errors="replace")
-            data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-            return cls.model_validate(data or {})
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"]) or "(root)"
-            raise SrscopeError(f"{path.name}: {where}: {err['msg']}") from None
-        except (ValueError, yaml.YAMLError) as exc:
-            first = " ".join(str(exc).split())[:200]
-            raise SrscopeError(f"{path.name} is not valid YAML/JSON: {first}") from None
+    def from_file(cls, path: str | os.PathLike, what: str | None = "rig settings") -> Self:
+        """Settings from a YAML or JSON file (``objective_group: Objectives`` ...)."""
+        return super().from_file(path, what)
 
 
 @dataclass(frozen=True)

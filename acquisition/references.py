@@ -11,22 +11,21 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from acquisition.models import Frame
 from acquisition.ome_io import write_ome_tiff
 from acquisition.rig import Rig, check_exposure
 from srscope import logger
 from srscope.errors import SrscopeError
+from srscope.model_base import SrscopeModel
 from srscope.references import Capture, ReferenceEntry, ReferenceSet
 
 Area = tuple[float, float, float, float]  # x0, y0, x1, y1 in µm
 
 
-class ReferencePlan(BaseModel):
+class ReferencePlan(SrscopeModel):
     """Where and how to capture references (what a user writes down)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     positions: list[tuple[float, float]] | None = Field(None, description="explicit (x, y) µm")
     area_um: Area | None = Field(None, description="(x0, y0, x1, y1) µm for random/grid")

@@ -26,6 +26,7 @@ from acquisition.core import close_core, open_core
 from acquisition.models import Frame, FrameMeta, RigSettings
 from srscope import logger
 from srscope.errors import SrscopeError
+from srscope.model_base import one_line
 
 MAX_EXPOSURE_MS = 600_000.0  # 10 min: longer is a typo (and would block a snap for days)
 
@@ -244,7 +245,7 @@ class Rig:
         except SrscopeError:
             raise
         except Exception as exc:
-            msg = " ".join(str(exc).split())
+            msg = one_line(exc, None)
             raise SrscopeError(f"stage move to x={x}, y={y}, z={z} refused: {msg}") from None
         self.stage_moved.emit(*self.position_um)
 
@@ -313,7 +314,7 @@ class Rig:
             self.core.snapImage()
             image = np.array(self.core.getImage(), copy=True)
         except Exception as exc:
-            msg = " ".join(str(exc).split())
+            msg = one_line(exc, None)
             raise SrscopeError(f"snap failed: {msg}") from None
         logger.debug(
             "snap %s %s %.1f ms at %s",

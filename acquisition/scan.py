@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import useq
 from ome_writers import AcquisitionSettings
-from pydantic import BaseModel, Field
+from pydantic import Field
 from pymmcore_plus.mda import MDAEngine, SkipEvent
 
 from acquisition.mda_thread import run_mda_on_thread
@@ -51,15 +51,19 @@ from acquisition.scan_journal import (
     read_tile,
 )
 from acquisition.scan_mosaic import process_stored, write_mosaics, write_processed_mosaics
-from acquisition.scan_plan import MAX_TILES, ScanPlan
+from acquisition.scan_plan import MAX_TILES, AreaPlan, GridPlan, PlatePlan, ScanPlan, scan_plan
 from srscope import logger
 from srscope.errors import SrscopeError
+from srscope.model_base import SrscopeModel, one_line
 
 __all__ = [
     "MAX_TILES",
     "SCAN_FORMAT",
+    "AreaPlan",
+    "GridPlan",
     "Journal",
     "JournalEntry",
+    "PlatePlan",
     "ScanIncomplete",
     "ScanInterrupted",
     "ScanPlan",
@@ -69,6 +73,7 @@ __all__ = [
     "load_tiles",
     "read_tile",
     "run_scan",
+    "scan_plan",
 ]
 
 OnTile = Callable[[np.ndarray, FrameMeta], None]
@@ -92,7 +97,7 @@ class ScanInterrupted(KeyboardInterrupt):
         self.total = total
 
 
-class ScanResult(BaseModel):
+class ScanResult(SrscopeModel):
     """What a scan produced."""
 
     folder: Path
@@ -339,7 +344,7 @@ def _raise_incomplete(
     if isinstance(error, KeyboardInterrupt):
         raise ScanInterrupted(captured, total) from None
     if error is not None:
-        msg = " ".join(str(error).split())
+        msg = one_line(error, None)
         raise ScanIncomplete(
             f"scan stopped after {captured} of {total} tiles ({msg}); "
             f"the captured tiles are kept in {out}: run it again with --resume"

@@ -16,32 +16,27 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, ValidationError
 
 from acquisition.scan_plan import ScanPlan
 from srscope import logger
-from srscope.atomic import write_text_atomic
 from srscope.errors import SrscopeError
+from srscope.model_base import SrscopeModel, one_line
 
 SCAN_FORMAT = "srscope-scan/1"
 
 TileKey = tuple[int, int]  # (position index, channel index)
 
 
-class TilePosition(BaseModel):
+class TilePosition(SrscopeModel):
     """Where one tile of the scan is centred (stage µm)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     x: float
     y: float
     name: str = ""
 
 
-class ScanState(BaseModel):
+class ScanState(SrscopeModel):
     """``scan.json``: everything a resume needs to capture exactly the missing tiles."""
-
-    model_config = ConfigDict(extra="forbid")
 
     format: Literal["srscope-scan/1"] = SCAN_FORMAT
     plan: ScanPlan
@@ -59,26 +54,24 @@ class ScanState(BaseModel):
         if not path.is_file():
             raise SrscopeError(f"nothing to resume: no scan.json in {folder}")
         try:
-            return cls.model_validate_json(path.read_text())
-        except (ValidationError, ValueError, OSError) as exc:
-            msg = " ".join(str(exc).split())[:200]
-            raise SrscopeError(f"cannot resume: {path} is damaged ({msg})") from None
+            text = path.read_bytes()
+        except OSError as exc:
+            raise SrscopeError(f"cannot resume: {path} is unreadable ({one_line(exc)})") from None
+        return cls.from_json(text, f"cannot resume: {path} is damaged")
 
     def save(self, folder: Path) -> Path:
-        path = Path(folder) / "scan.json"
-        write_text_atomic(path, self.model_dump_json(indent=2))
-        return path
+        return self.to_file(Path(folder) / "scan.json")
 
     def groups(self) -> dict[str, list[int]]:
         """Tile indices per mosaic: one mosaic per well (names 'A1_0003'), else one."""
         groups: dict[str, list[int]] = {}
         for i, p in enumerate(self.positions):
-            well = p.name.split("_")[0] if self.plan.plate and "_" in p.name else ""
+            well = p.name.split("_")[0] if self.plan.kind == "plate" and "_" in p.name else ""
             groups.setdefault(well, []).append(i)
         return groups
 
 
-class JournalEntry(BaseModel):
+class JournalEntry(SrscopeModel):
     """One journal line: a captured tile (or, with ``lost``, one whose pixels never landed)."""
 
     p: int

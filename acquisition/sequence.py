@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import useq
-import yaml
 from pydantic import ValidationError
 
 from acquisition.core import burst_buffer
@@ -21,6 +20,7 @@ from acquisition.rig import Rig
 from srscope import logger
 from srscope.atomic import check_output
 from srscope.errors import SrscopeError
+from srscope.model_base import field_error, one_line, read_mapping
 
 OUTPUT_SUFFIXES = (".ome.zarr", ".zarr", ".ome.tif", ".ome.tiff", ".tif", ".tiff")
 
@@ -30,12 +30,7 @@ def load_sequence(path: str | Path) -> useq.MDASequence:
     path = Path(path)
     if not path.is_file():
         raise SrscopeError(f"sequence file not found: {path}")
-    text = path.read_text(errors="replace")
-    try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except Exception as exc:
-        first = " ".join(str(exc).split())[:200]
-        raise SrscopeError(f"{path.name} is not valid YAML/JSON: {first}") from None
+    data = read_mapping(path)
     if not isinstance(data, dict):
         raise SrscopeError(f"{path.name} does not describe a useq MDASequence (a mapping)")
     unknown = sorted(set(data) - set(useq.MDASequence.model_fields))
@@ -47,11 +42,8 @@ def load_sequence(path: str | Path) -> useq.MDASequence:
     try:
         return useq.MDASequence.model_validate(data)
     except ValidationError as exc:
-        errs = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}"
-            for e in exc.errors()[:3]
-        )
-        raise SrscopeError(f"{path.name} is not a valid useq sequence: {errs}") from None
+        why = field_error(exc, data)
+        raise SrscopeError(f"{path.name} is not a valid useq sequence: {why}") from None
 
 
 def acquire(
@@ -122,7 +114,7 @@ def acquire(
             },
         )
     if outcome.error is not None:
-        msg = " ".join(str(outcome.error).split())
+        msg = one_line(outcome.error, None)
         raise SrscopeError(f"acquisition failed after {done[0]} of {total} frames: {msg}")
     if done[0] < total:
         logger.warning("acquired %d of %d frames (some were not delivered)", done[0], total)

@@ -32,6 +32,19 @@ import numpy as np
 
 from acquisition.frame_ring import FrameRing
 from acquisition.ome_io import read_image
+from acquisition.sr_messages import (
+    Begin,
+    Done,
+    Exit,
+    Failed,
+    Finish,
+    Frame,
+    Ready,
+    Reply,
+    Request,
+    RingSlot,
+    UseRing,
+)
 from acquisition.sr_worker import serve
 from srscope import logger
 from srscope.errors import SrscopeError
@@ -88,7 +101,7 @@ def _model_file(model: Any) -> str:
 def _stop_worker(process: Any, send_end: Any, rings: list[Any]) -> None:
     if process.is_alive():
         with suppress(OSError):
-            send_end.send(("exit",))
+            send_end.send(Exit())
         process.join(5.0)
     for ring in rings:
         ring.close()
@@ -175,11 +188,11 @@ class SRFrameProcessor:
             self, _stop_worker, self._process, self._send_end, self._rings
         )
         reply = self._reply(start_timeout_s)
-        if reply is None or reply[0] != "ready":
+        if not isinstance(reply, Ready):
             self.close()
-            why = reply[1] if reply is not None else "it did not start in time"
+            why = reply.message if isinstance(reply, Failed) else "it did not start in time"
             raise SrscopeError(f"on-the-fly SR cannot start: {why}")
-        self.meta, self.source = reply[1], reply[2]
+        self.meta, self.source = reply.meta, reply.source
 
     # -- geometry ---------------------------------------------------------
     @property
@@ -209,7 +222,7 @@ class SRFrameProcessor:
 
     def sequenceFinished(self, sequence: Any = None) -> None:
         if self._open:
-            self._post(("finish",))
+            self._post(Finish())
             self._open, self._awaiting = False, True
 
     # -- FrameProcessor protocol (acquisition.live.ProcessorRelay, policy "all") --
@@ -254,16 +267,16 @@ class SRFrameProcessor:
         if reply is None:
             return False
         self._awaiting = False
-        if reply[0] != "done":
-            self.error = str(reply[1])
+        if isinstance(reply, Done):
+            report = reply.report
+            self.stats.frames_done = report.frames_done
+            self.stats.errors = report.errors
+            self.stats.compute_ms = list(report.compute_ms)
+            self.error = report.error
+            self._mosaic_written = report.mosaic
+            self.stats.yielded_s = report.yielded_s
         else:
-            report = reply[1]
-            self.stats.frames_done = report["frames_done"]
-            self.stats.errors = report["errors"]
-            self.stats.compute_ms = list(report["compute_ms"])
-            self.error = report["error"]
-            self._mosaic_written = bool(report["mosaic"])
-            self.stats.yielded_s = float(report["yielded_s"])
+            self.error = reply.message if isinstance(reply, Failed) else repr(reply)
         self.stats.done_at = time.perf_counter()
         if self.error:
             logger.error("on-the-fly SR failed: %s", self.error)
@@ -296,7 +309,7 @@ class SRFrameProcessor:
         self.error = None
         self._mosaic, self._mosaic_written = None, False
         self._lr_pixel_um = lr_pixel_um
-        self._post(("start", sequence, lr_pixel_um))
+        self._post(Begin(sequence, lr_pixel_um))
         self._open = True
 
     def _send_frame(self, image: np.ndarray, pos: tuple[Any, Any], px: float | None) -> None:
@@ -313,11 +326,11 @@ class SRFrameProcessor:
         image = np.asarray(image)
         slot = self._ring_put(image)
         if slot is not None:
-            self._post(("frame", (slot, image.shape, image.dtype.str), pos, px))
+            self._post(Frame(None, pos, px, RingSlot(slot, image.shape, image.dtype.str)))
         else:  # pickled now, so the camera may reuse its buffer
-            self._post(("frame", image, pos, px))
+            self._post(Frame(image, pos, px))
 
-    def _post(self, message: tuple) -> None:
+    def _post(self, message: Request) -> None:
         with self._send_lock:
             try:
                 self._send_end.send(message)
@@ -334,11 +347,11 @@ class SRFrameProcessor:
                 self._ring_slots = 0
                 return None
             self._rings.append(ring)
-            self._post(("ring", ring.name, ring.slot_bytes))
+            self._post(UseRing(ring.name, ring.slot_bytes))
         return self._rings[0].put(image) if self._rings else None
 
-    def _reply(self, timeout: float | None) -> tuple | None:
-        """The worker's next reply; ("failed", why) if it died, None on timeout."""
+    def _reply(self, timeout: float | None) -> Reply | None:
+        """The worker's next reply; :class:`Failed` if it died, None on timeout."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             step = 0.5 if deadline is None else min(0.5, max(0.0, deadline - time.monotonic()))
@@ -346,10 +359,8 @@ class SRFrameProcessor:
                 return self._replies.get(timeout=step)
             except queue.Empty:
                 if not self._process.is_alive():
-                    return (
-                        "failed",
-                        f"the SR worker process ended (exit code {self._process.exitcode})",
-                    )
+                    code = self._process.exitcode
+                    return Failed(f"the SR worker process ended (exit code {code})")
                 if deadline is not None and time.monotonic() >= deadline:
                     return None
 

@@ -10,19 +10,11 @@ relay thread at nice 19 made the scan 13–19 % slower, a relay thread under
 kernel to run it only on a core nothing else wants, and to preempt it at once
 when an acquisition thread wakes.
 
-The parent (:class:`acquisition.sr_hook.SRFrameProcessor`) sends messages on
-one queue and reads replies on another:
-
-- ``("ring", shm_name, slot_bytes)``: frames will come through this
-  shared-memory ring (:mod:`acquisition.frame_ring`);
-- ``("start", sequence | None, lr_pixel_um)``: a new SR image begins;
-- ``("frame", image | (slot, shape, dtype), (x_um, y_um), lr_pixel_um)``: one
-  raw frame, pickled or in a ring slot;
-- ``("finish",)``: close the SR image, stitch the SR mosaic, reply ``("done", report)``;
-- ``("exit",)``: stop.
-
-At start the worker replies ``("ready", ModelMetadata, source)`` once its
-model has loaded, or ``("failed", message)``.
+The parent (:class:`acquisition.sr_hook.SRFrameProcessor`) sends the requests
+of :mod:`acquisition.sr_messages` on a pipe (``UseRing``, ``Begin``, ``Frame``,
+``Finish``, ``Exit``) and reads replies on a queue: ``Ready`` or ``Failed`` at
+start, then a ``Done`` with the :class:`~acquisition.sr_messages.SRReport` of
+each finished SR image.
 """
 
 from __future__ import annotations
@@ -31,6 +23,7 @@ import os
 import queue
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +32,19 @@ import numpy as np
 from acquisition.frame_ring import RingReader
 from acquisition.mosaic import stitch_tiles
 from acquisition.ome_io import write_image
+from acquisition.sr_messages import (
+    Abort,
+    Begin,
+    Done,
+    Exit,
+    Failed,
+    Finish,
+    Frame,
+    Ready,
+    Request,
+    SRReport,
+    UseRing,
+)
 from acquisition.sr_pacer import Pacer
 from srscope import logger
 from srscope.errors import SrscopeError
@@ -92,39 +98,39 @@ def serve(
 
         model = open_model(model_path, threads=threads)
     except Exception as exc:
-        replies.put(("failed", str(exc) if isinstance(exc, SrscopeError) else repr(exc)))
+        replies.put(Failed(str(exc) if isinstance(exc, SrscopeError) else repr(exc)))
         return
-    replies.put(("ready", model.meta, str(model.source)))
+    replies.put(Ready(model.meta, str(model.source)))
     logger.debug("SR worker ready (%s, priority %s)", model.source, priority)
     pacer = Pacer(last_frame_at, yield_ms, model.receptive_field)
-    inbox: queue.Queue[tuple] = queue.Queue(maxsize=max_queue)
+    inbox: queue.Queue[Request] = queue.Queue(maxsize=max_queue)
     gone = threading.Event()  # the acquisition side's end of the pipe closed (it died)
     threading.Thread(target=receive, args=(requests, freed, inbox, gone), daemon=True).start()
     writer: SRWriter | None = None
     while True:
         message = inbox.get()
-        kind = message[0]
-        if gone.is_set() or kind == "abort":
+        if gone.is_set() or isinstance(message, Abort):
             # killed mid-acquisition: leave at once, and no mosaic of a partial run
             if writer is not None:
                 writer.abort()
             return
-        if kind == "exit":
-            break
-        if kind == "start":
-            writer = SRWriter(
-                model, out_path, mosaic_path, overwrite, message[1], message[2], pacer, provenance
-            )
-        elif kind == "frame":
-            if writer is None:
+        match message:
+            case Exit():
+                break
+            case Begin(sequence=sequence, lr_pixel_um=px):
                 writer = SRWriter(
-                    model, out_path, mosaic_path, overwrite, None, message[3], pacer, provenance
+                    model, out_path, mosaic_path, overwrite, sequence, px, pacer, provenance
                 )
-            writer.add(message[1], message[2], message[3])
-        elif kind == "finish":
-            report = writer.finish() if writer is not None else SRWriter.empty_report()
-            writer = None
-            replies.put(("done", report))
+            case Frame(image=image, position_um=pos, lr_pixel_um=px) if image is not None:
+                if writer is None:
+                    writer = SRWriter(
+                        model, out_path, mosaic_path, overwrite, None, px, pacer, provenance
+                    )
+                writer.add(image, pos, px)
+            case Finish():
+                report = writer.finish() if writer is not None else SRReport()
+                writer = None
+                replies.put(Done(report))
     if writer is not None:
         writer.finish()
 
@@ -137,7 +143,7 @@ def receive(
     Runs beside SR so ring slots come back within a frame's time whatever SR
     is doing; the frames waiting for SR then live in this process's memory.
     The pipe closing (the acquisition process was killed) sets ``gone`` and
-    queues an ``abort``: an orphaned worker would otherwise wait forever.
+    queues an :class:`Abort`: an orphaned worker would otherwise wait forever.
     """
     ring: RingReader | None = None
     while True:
@@ -146,21 +152,20 @@ def receive(
         except (EOFError, OSError):
             if gone is not None:
                 gone.set()
-            inbox.put(("abort",))
+            inbox.put(Abort())
             break
-        kind = message[0]
-        if kind == "ring":
+        if isinstance(message, UseRing):
             if ring is not None:
                 ring.close()
-            ring = RingReader(message[1], message[2], freed)
+            ring = RingReader(message.shm_name, message.slot_bytes, freed)
             continue
-        if kind == "frame" and isinstance(message[1], tuple) and ring is not None:
-            slot = message[1][0]
-            frame = np.array(ring.view(*message[1]), copy=True)
-            ring.release(slot)
-            message = ("frame", frame, *message[2:])
+        if isinstance(message, Frame) and message.ring is not None and ring is not None:
+            where = message.ring
+            image = np.array(ring.view(where.slot, where.shape, where.dtype), copy=True)
+            ring.release(where.slot)
+            message = replace(message, image=image, ring=None)
         inbox.put(message)
-        if kind == "exit":
+        if isinstance(message, Exit):
             break
     if ring is not None:
         ring.close()
@@ -201,17 +206,6 @@ class SRWriter:
         self.error: str | None = None
         self._stream: Any = None
 
-    @staticmethod
-    def empty_report() -> dict[str, Any]:
-        return {
-            "frames_done": 0,
-            "errors": 0,
-            "compute_ms": [],
-            "error": None,
-            "mosaic": False,
-            "yielded_s": 0.0,
-        }
-
     @property
     def hr_pixel_um(self) -> float | None:
         return None if self.lr_pixel_um is None else self.lr_pixel_um / self.model.scale
@@ -247,7 +241,7 @@ class SRWriter:
         self.pacer.end_chunk()
         self.frames_done += 1
 
-    def finish(self) -> dict[str, Any]:
+    def finish(self) -> SRReport:
         self._close_stream()
         mosaic = False
         if self.error is None and self.mosaic_path is not None and self.tiles:
@@ -255,14 +249,14 @@ class SRWriter:
                 mosaic = self._write_mosaic()
             except Exception as exc:
                 self.error = f"SR mosaic: {type(exc).__name__}: {exc}"
-        return {
-            "frames_done": self.frames_done,
-            "errors": self.errors,
-            "compute_ms": self.compute_ms,
-            "error": self.error,
-            "mosaic": mosaic,
-            "yielded_s": self.pacer.waited_s,
-        }
+        return SRReport(
+            frames_done=self.frames_done,
+            errors=self.errors,
+            compute_ms=self.compute_ms,
+            error=self.error,
+            mosaic=mosaic,
+            yielded_s=self.pacer.waited_s,
+        )
 
     def abort(self) -> None:
         """Close the SR image as it is (the acquisition stopped): no mosaic."""

@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
 
     from acquisition import Microscope
-    from acquisition.scan import ScanPlan
+    from acquisition.scan import GridPlan
 
     rows, cols = (int(v) for v in args.grid.lower().split("x"))
     workdir = Path(tempfile.mkdtemp(prefix="srscope_bench_onthefly_"))
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> dict:
             scope.set_centered_roi(args.roi)
             lr_px = scope.pixel_size_um
             model = _model(args.model, workdir, lr_px)
-            plan = ScanPlan(
+            plan = GridPlan(
                 center_um=(0.0, 0.0),
                 rows=rows,
                 columns=cols,

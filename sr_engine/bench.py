@@ -26,7 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import Field
+
+from srscope.model_base import SrscopeModel
 
 # the PyTorch comparison, given by the caller (``training.torch_reference.eager_tiler``):
 # (graph, threads) -> run(normalised (C, H, W), scale, tile core, pad) -> (C, sH, sW)
@@ -36,11 +38,10 @@ GIGAPIXEL_OUT = 0.38e9  # output pixels of the paper's slide
 LIVE_MAX_FLOP_PER_PX = 0.5e6  # models cheaper than this get live fps figures
 
 
-class BenchConfig(BaseModel):
+class BenchConfig(SrscopeModel):
     """What to benchmark (``models`` empty: random-weight paper and live models)."""
 
-    model_config = ConfigDict(extra="forbid")
-    models: list[str] = []
+    models: list[str] = Field(default_factory=list)
     threads: int | None = None
     size: int = 512
     repeats: int = 3

@@ -1,8 +1,9 @@
 """Live streams: the newest frame wins, the producer never waits, memory stays bounded.
 
-``push`` (any thread, e.g. a camera relay) swaps the frame into a one-slot
-mailbox under a lock held for O(1) work; an older unprocessed frame is dropped
-and counted. One worker thread super-resolves the newest frame and emits
+``push`` (any thread, e.g. a camera relay) hands the frame to a newest-wins
+:class:`srscope.relay.Relay` (its one-slot ``LatestSlot``, O(1) under a lock);
+an older unprocessed frame is dropped and counted. The relay's thread
+super-resolves the newest frame and emits
 ``frameReady(sr, info)`` (psygnal, from the worker thread: connect with
 ``thread=`` to relay it to a GUI thread). Latency and fps statistics cover the
 last ``history`` frames.
@@ -10,7 +11,6 @@ last ``history`` frames.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -22,9 +22,13 @@ from psygnal import Signal
 from sr_engine.normalize import Normalizer, fit_normalizer
 from srscope import logger
 from srscope.errors import SrscopeError
+from srscope.relay import Relay
 
 if TYPE_CHECKING:
     from sr_engine.model import SRModel
+
+# what the relay carries: (frame, pushed at, frame number, metadata)
+_Item = tuple[np.ndarray, float, int, Any]
 
 # percentiles of a live frame from at most this many pixels (fast, stable)
 LIVE_SAMPLES = 1 << 16
@@ -80,32 +84,26 @@ class LiveProcessor:
         self.dtype = dtype
         self.tile = tile
         self.copy = copy
-        self._cond = threading.Condition(threading.Lock())
-        self._slot: tuple[np.ndarray, float, int, Any] | None = None
-        self._received = self._processed = self._dropped = self._errors = 0
-        self._latency: deque[float] = deque(maxlen=history)
+        self._received = 0
+        self._errors = 0
         self._compute: deque[float] = deque(maxlen=history)
-        self._done_at: deque[float] = deque(maxlen=history)
-        self._running = False
-        self._thread: threading.Thread | None = None
+        # the relay keeps only the newest item; its thread computes SR and emits
+        self._relay: Relay[_Item, tuple[np.ndarray, float]] = Relay(
+            self._apply,
+            "latest",
+            name="srscope-live",
+            on_result=self._emit,
+            on_error=self._skip,
+            history=history,
+        )
 
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> LiveProcessor:
-        with self._cond:
-            if self._running:
-                return self
-            self._running = True
-        self._thread = threading.Thread(target=self._work, name="srscope-live", daemon=True)
-        self._thread.start()
+        self._relay.start()
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
-        with self._cond:
-            self._running = False
-            self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._relay.stop(timeout=timeout)
 
     def __enter__(self) -> LiveProcessor:
         return self.start()
@@ -115,21 +113,16 @@ class LiveProcessor:
 
     @property
     def running(self) -> bool:
-        return self._running
+        return self._relay.running
 
     # -- producer side -----------------------------------------------------
     def push(self, frame: np.ndarray, meta: Any = None) -> None:
         """Hand over a frame; returns at once. An unprocessed older frame is dropped."""
         if self.copy:
             frame = np.array(frame, copy=True)
-        now = time.perf_counter()
-        with self._cond:
-            seq = self._received
-            self._received += 1
-            if self._slot is not None:
-                self._dropped += 1
-            self._slot = (frame, now, seq, meta)
-            self._cond.notify()
+        seq = self._received
+        self._received += 1
+        self._relay.submit((frame, time.perf_counter(), seq, meta))
 
     def set_region(self, region: tuple[int, int, int, int] | None) -> None:
         """Change the viewport (takes effect from the next frame)."""
@@ -138,47 +131,38 @@ class LiveProcessor:
     @property
     def pending(self) -> int:
         """Frames waiting (0 or 1: the mailbox never holds more)."""
-        return int(self._slot is not None)
+        return self._relay.pending()
 
     # -- statistics --------------------------------------------------------
     def stats(self) -> LiveStats:
-        with self._cond:
-            lat, comp, done = list(self._latency), list(self._compute), list(self._done_at)
-            received, processed = self._received, self._processed
-            dropped, errors = self._dropped, self._errors
+        relay = self._relay
+        lat, comp = list(relay.latency_ms), list(self._compute)
         p50, p95 = (float(np.percentile(lat, q)) for q in (50, 95)) if lat else (0.0, 0.0)
-        fps = (len(done) - 1) / (done[-1] - done[0]) if len(done) > 1 else 0.0
         c50 = float(np.median(comp)) if comp else 0.0
-        return LiveStats(received, processed, dropped, errors, p50, p95, c50, fps)
+        return LiveStats(
+            self._received, relay.done, relay.dropped, self._errors, p50, p95, c50, relay.fps()
+        )
 
-    # -- worker ------------------------------------------------------------
-    def _work(self) -> None:
-        while True:
-            with self._cond:
-                while self._slot is None and self._running:
-                    self._cond.wait()
-                if not self._running:
-                    return
-                assert self._slot is not None
-                frame, pushed, seq, meta = self._slot
-                self._slot = None
-            t0 = time.perf_counter()
-            try:
-                sr = self._process(frame)
-            except SrscopeError as exc:
-                with self._cond:
-                    self._errors += 1
-                logger.warning("live frame %d skipped: %s", seq, exc)
-                self.errorOccurred.emit(str(exc))
-                continue
-            done = time.perf_counter()
-            info = FrameInfo(seq, 1e3 * (done - pushed), 1e3 * (done - t0), meta)
-            with self._cond:
-                self._processed += 1
-                self._latency.append(info.latency_ms)
-                self._compute.append(info.compute_ms)
-                self._done_at.append(done)
-            self.frameReady.emit(sr, info)
+    # -- the relay's thread ------------------------------------------------
+    def _apply(self, item: _Item) -> tuple[np.ndarray, float]:
+        t0 = time.perf_counter()
+        sr = self._process(item[0])
+        return sr, t0
+
+    def _emit(self, item: _Item, out: tuple[np.ndarray, float]) -> None:
+        (_, pushed, seq, meta), (sr, t0) = item, out
+        done = time.perf_counter()
+        info = FrameInfo(seq, 1e3 * (done - pushed), 1e3 * (done - t0), meta)
+        self._compute.append(info.compute_ms)
+        self.frameReady.emit(sr, info)
+
+    def _skip(self, item: _Item, exc: Exception) -> None:
+        if not isinstance(exc, SrscopeError):
+            logger.error("live frame %d: %s: %s", item[2], type(exc).__name__, exc)
+            return
+        self._errors += 1
+        logger.warning("live frame %d skipped: %s", item[2], exc)
+        self.errorOccurred.emit(str(exc))
 
     def _process(self, frame: np.ndarray) -> np.ndarray:
         model = self.model

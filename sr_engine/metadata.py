@@ -13,10 +13,11 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from srscope.degradation import DegradationRecord
 from srscope.errors import SrscopeError
+from srscope.model_base import SrscopeModel, field_error
 
 FORMAT = "1"
 PREFIX = "srscope."
@@ -35,11 +36,11 @@ class ModelMetadataError(SrscopeError):
     """The model file lacks or has invalid ``srscope.*`` metadata."""
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Frozen(SrscopeModel):
+    model_config = ConfigDict(frozen=True)
 
 
-class PercentileNormalization(_Model):
+class PercentileNormalization(_Frozen):
     """Map the ``low``/``high`` percentiles of the whole image to 0/1."""
 
     kind: Literal["percentile"] = "percentile"
@@ -53,7 +54,7 @@ class PercentileNormalization(_Model):
         return self
 
 
-class FixedNormalization(_Model):
+class FixedNormalization(_Frozen):
     """Map the fixed camera values ``min``/``max`` to 0/1 (same for every frame)."""
 
     kind: Literal["fixed"] = "fixed"
@@ -70,7 +71,7 @@ class FixedNormalization(_Model):
 Normalization = Annotated[PercentileNormalization | FixedNormalization, Field(discriminator="kind")]
 
 
-class ModelMetadata(_Model):
+class ModelMetadata(_Frozen):
     """Everything the engine needs to run a model, plus its provenance."""
 
     scale: int = Field(ge=2, le=5)
@@ -146,11 +147,8 @@ class ModelMetadata(_Model):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"])
-            raise ModelMetadataError(
-                f"{source}: invalid srscope metadata {where}: {err['msg']}"
-            ) from None
+            why = field_error(exc, data)
+            raise ModelMetadataError(f"{source}: invalid srscope metadata {why}") from None
 
 
 def _loads(raw: str, key: str, source: str) -> Any:

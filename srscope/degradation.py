@@ -24,22 +24,22 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, model_validator
 from scipy import ndimage, signal
 
-from srscope.atomic import write_text_atomic
 from srscope.errors import SrscopeError
+from srscope.model_base import SrscopeModel
 from srscope.optics import airy_otf, defocus_otf
 
 DEGRADATION_FORMAT_V1 = "srscope-degradation/1"
 DEGRADATION_FORMAT = "srscope-degradation/2"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+class _Frozen(SrscopeModel):
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False)
 
 
-class GaussianPSF(_Model):
+class GaussianPSF(_Frozen):
     """v1's PSF: a Gaussian of ``sigma_hr_px`` HR pixels (``scipy.ndimage.gaussian_filter``)."""
 
     kind: Literal["gaussian"] = "gaussian"
@@ -59,7 +59,7 @@ class GaussianPSF(_Model):
         return np.outer(g, g)
 
 
-class AiryPSF(_Model):
+class AiryPSF(_Frozen):
     """The LR objective's Airy PSF as seen from an HR capture, in HR pixels.
 
     The HR reference was itself blurred by the HR objective, so where ``hr_na``
@@ -110,7 +110,7 @@ class AiryPSF(_Model):
         return k / k.sum()
 
 
-class KernelPSF(_Model):
+class KernelPSF(_Frozen):
     """A non-parametric PSF in HR pixels (odd square, sums to 1), estimated from pairs."""
 
     kind: Literal["kernel"] = "kernel"
@@ -137,12 +137,12 @@ class KernelPSF(_Model):
 PSF = Annotated[GaussianPSF | AiryPSF | KernelPSF, Field(discriminator="kind")]
 
 
-class Intensity(_Model):
+class Intensity(_Frozen):
     gain: float = 1.0
     offset: float = 0.0
 
 
-class Noise(_Model):
+class Noise(_Frozen):
     """Camera noise in LR units: variance = ``poisson_gain``·max(signal − offset, 0) + ``std``²."""
 
     kind: Literal["gaussian", "poisson-gaussian"] = "gaussian"
@@ -163,14 +163,14 @@ class Noise(_Model):
         return var
 
 
-class FitReport(_Model):
+class FitReport(_Frozen):
     pairs: int = 0
     rmse: float | None = None
     whiteness: float | None = None
     model_config = ConfigDict(extra="allow", frozen=True)
 
 
-class DegradationRecord(_Model):
+class DegradationRecord(_Frozen):
     format: Literal["srscope-degradation/1", "srscope-degradation/2"] = DEGRADATION_FORMAT
     scale: int = Field(ge=2, le=5)
     psf: PSF
@@ -199,13 +199,10 @@ class DegradationRecord(_Model):
         path = Path(path)
         if not path.is_file():
             raise SrscopeError(f"degradation record not found: {path}")
-        try:
-            return cls.model_validate_json(path.read_bytes())
-        except ValidationError as exc:
-            raise SrscopeError(f"invalid degradation record {path}: {first_error(exc)}") from None
+        return cls.from_json(path.read_bytes(), f"invalid degradation record {path}")
 
     def save(self, path: str | os.PathLike) -> Path:
-        return write_text_atomic(Path(path), self.model_dump_json(indent=2, exclude_none=True))
+        return self.to_file(path, exclude_none=True)
 
     def widened(self, factor: float) -> DegradationRecord:
         """The same record with the PSF ``factor`` times as wide (training over a range of rigs)."""
@@ -275,15 +272,6 @@ def stretch_kernel(kernel: np.ndarray, factor: float) -> np.ndarray:
     yy, xx = np.meshgrid(grid, grid, indexing="ij")
     out = ndimage.map_coordinates(kernel, [yy, xx], order=1, mode="constant", cval=0.0)
     return out / out.sum()
-
-
-def first_error(exc: ValidationError) -> str:
-    """One line naming the field, the value and what is wrong with it."""
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"] if p not in ("gaussian", "airy", "kernel"))
-    value = err.get("input")
-    shown = repr(value) if not isinstance(value, dict | list) else type(value).__name__
-    return f"{where or 'record'} = {shown[:60]}: {err['msg']}"
 
 
 def gaussian_blur(img: np.ndarray, sigma_hr_px: float) -> np.ndarray:

@@ -11,34 +11,30 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from srscope.atomic import write_text_atomic
 from srscope.errors import SrscopeError
+from srscope.model_base import SrscopeModel
 
 REFERENCES_FORMAT = "srscope-references/1"
 REFERENCES_FILE = "references.json"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Capture(_Model):
+class Capture(SrscopeModel):
     file: str
     objective: str
     pixel_size_um: float = Field(gt=0)
     exposure_ms: float = Field(ge=0)
 
 
-class ReferenceEntry(_Model):
+class ReferenceEntry(SrscopeModel):
     position_um: tuple[float, float, float]
     channel: str
     hr: Capture
     lr: Capture | None = None
 
 
-class ReferenceSet(_Model):
+class ReferenceSet(SrscopeModel):
     format: Literal["srscope-references/1"] = REFERENCES_FORMAT
     scale: int = Field(ge=2, le=5)
     entries: list[ReferenceEntry] = Field(default_factory=list)
@@ -68,11 +64,7 @@ class ReferenceSet(_Model):
             path = path / REFERENCES_FILE
         if not path.is_file():
             raise SrscopeError(f"no {REFERENCES_FILE} in {Path(folder)}")
-        try:
-            return cls.model_validate_json(path.read_text())
-        except ValueError as exc:
-            msg = " ".join(str(exc).split())
-            raise SrscopeError(f"invalid reference set {path}: {msg}") from None
+        return cls.from_json(path.read_bytes(), f"invalid reference set {path}")
 
     def save(self, folder: str | os.PathLike) -> Path:
-        return write_text_atomic(Path(folder) / REFERENCES_FILE, self.model_dump_json(indent=2))
+        return self.to_file(Path(folder) / REFERENCES_FILE)

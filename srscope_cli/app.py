@@ -10,9 +10,11 @@ Heavy imports (torch, Qt, onnxruntime) stay inside the command functions so
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import typer
 
+from srscope._logger import configure_logging
 from srscope.errors import SrscopeError
 
 app = typer.Typer(
@@ -55,8 +57,26 @@ def _register_parts() -> None:
 
 
 @app.callback()
-def _root() -> None:
-    """Live deep-learning super-resolution for light microscopes (Micro-Manager)."""
+def _root(
+    ctx: typer.Context,
+    verbose: int = typer.Option(
+        0, "--verbose", "-v", count=True, help="Show progress messages (-v) and debug detail (-vv)"
+    ),
+    log_file: Path | None = typer.Option(
+        None, "--log-file", help="Also write every message, debug included, to this file"
+    ),
+) -> None:
+    """Live deep-learning super-resolution for light microscopes (Micro-Manager).
+
+    Warnings are one line each on stderr, each shown once.
+    """
+    if log_file is not None and log_file.is_dir():
+        raise SrscopeError(f"--log-file {log_file} is a folder")
+    try:
+        undo = configure_logging(verbose, log_file)
+    except OSError as exc:
+        raise SrscopeError(f"--log-file {log_file}: {exc.strerror or exc}") from None
+    ctx.call_on_close(undo)
 
 
 _register_parts()

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from scipy import ndimage, optimize
 
 from srscope import logger
@@ -38,6 +38,7 @@ from srscope.degradation import (
     Noise,
 )
 from srscope.errors import SrscopeError
+from srscope.model_base import SrscopeModel
 from srscope.optics import channel_wavelength_nm, objective_na
 from srscope.references import ReferenceSet
 from training.calibration_figure import save_figure
@@ -51,10 +52,10 @@ PsfKind = Literal["gaussian", "airy", "kernel"]
 NoiseKind = Literal["gaussian", "poisson-gaussian"]
 
 
-class Optics(BaseModel):
+class Optics(SrscopeModel):
     """What the ``airy`` PSF needs; read from the reference set's labels when not given."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(allow_inf_nan=False)
 
     lr_na: float = Field(gt=0, lt=1.6)
     wavelength_nm: float = Field(gt=200, lt=2000)
@@ -62,10 +63,10 @@ class Optics(BaseModel):
     hr_na: float | None = Field(None, gt=0, lt=1.6)
 
 
-class CalibrationConfig(BaseModel):
+class CalibrationConfig(SrscopeModel):
     """How to calibrate (what a user may change on the command line)."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(allow_inf_nan=False)
 
     psf: Literal["auto", "gaussian", "airy", "kernel"] = "auto"
     noise: Literal["auto", "gaussian", "poisson-gaussian"] = "auto"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -18,40 +16,17 @@ def register(app: typer.Typer) -> None:
     app.command("train")(train)
 
 
-@contextmanager
-def _console_logging() -> Iterator[None]:
-    """Show srscope's INFO messages (epoch metrics) on the console while a command runs."""
-    import logging
-
-    from rich.logging import RichHandler
-
-    from srscope import logger
-
-    if not all(isinstance(h, logging.NullHandler) for h in logger.handlers):
-        yield
-        return
-    handler, level = RichHandler(show_path=False), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-
-
 def _validated(model: type, data: dict) -> object:
     """A pydantic config from CLI values; invalid values become one-line user errors."""
     from pydantic import ValidationError
 
     from srscope.errors import SrscopeError
+    from srscope.model_base import field_error
 
     try:
         return model.model_validate(data)  # type: ignore[attr-defined]
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise SrscopeError(f"invalid option {where}: {err['msg']}") from None
+        raise SrscopeError(f"invalid option {field_error(exc, data)}") from None
 
 
 def calibrate(
@@ -121,21 +96,12 @@ def degrade(
 
 def _read_config(path: Path) -> object:
     """A TrainConfig JSON file; bad JSON or a wrong schema is one line naming the problem."""
-    from pydantic import ValidationError
-
     from srscope.errors import SrscopeError
     from training.config import TrainConfig
 
     if not path.is_file():
         raise SrscopeError(f"--config {path}: no such file")
-    try:
-        return TrainConfig.model_validate_json(path.read_bytes())
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "file"
-        raise SrscopeError(
-            f"--config {path} is not a TrainConfig JSON: {where}: {err['msg']}"
-        ) from None
+    return TrainConfig.from_json(path.read_bytes(), f"--config {path} is not a TrainConfig JSON")
 
 
 def train(
@@ -200,8 +166,11 @@ def train(
 ) -> None:
     """Train a generator on HR images with LR made by the calibrated degradation; export ONNX."""
     _require_torch()
+    from pydantic import ValidationError
+
     from srscope.errors import SrscopeError
-    from training.config import PRESETS, GeneratorConfig, LossConfig, TrainConfig
+    from srscope.model_base import field_error
+    from training.config import PRESETS, LossConfig, TrainConfig, generator_config
     from training.pipeline import train_model
 
     if preset not in PRESETS:
@@ -217,10 +186,14 @@ def train(
         made = meta.training.get("config", {})
         if "generator" not in made:
             raise SrscopeError(f"--init {init}: the model does not say how it was trained")
+        try:
+            generator = generator_config(made["generator"])
+        except ValidationError as exc:
+            raise SrscopeError(f"--init {init}: {field_error(exc, made['generator'])}") from None
         base = base.model_copy(
             update={
                 "preset": made.get("preset", base.preset),
-                "generator": GeneratorConfig.model_validate(made["generator"]),
+                "generator": generator,
                 "init": init_path,
             }
         )
@@ -228,9 +201,8 @@ def train(
     ep_it = epoch_iterations or base.epoch_iterations
     if epochs is not None and iterations is None:
         iterations = epochs * ep_it
-    gen = base.generator.model_copy(
-        update={k: v for k, v in {"features": features, "blocks": blocks}.items() if v is not None}
-    )
+    gen = base.generator.model_dump()  # --blocks on a kind without blocks: one-line refusal
+    gen.update({k: v for k, v in {"features": features, "blocks": blocks}.items() if v is not None})
     loss = base.loss.model_copy(update={"vgg_layer": vgg_layer} if vgg_layer else {})
     updates = {
         "iterations": iterations,
@@ -248,7 +220,7 @@ def train(
     }
     data_cfg.update({k: v for k, v in updates.items() if v is not None})
     data_cfg.update(
-        generator=GeneratorConfig.model_validate(gen.model_dump()),
+        generator=gen,
         loss=LossConfig.model_validate(loss.model_dump()),
     )
     if psf_range is not None:

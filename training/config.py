@@ -3,47 +3,90 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, TypeAdapter, field_validator, model_validator
+
+from srscope.model_base import SrscopeModel
 
 PRESETS = ("paper", "balanced", "live")
 
 
-class GeneratorConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Generator(SrscopeModel):
+    """What every generator has; each kind is its own class with its own fields."""
 
-    kind: Literal["paper", "balanced", "live"] = "paper"
     features: int = Field(64, ge=1)
-    blocks: int = Field(16, ge=0, description="residual blocks (paper generator)")
-    layers: int = Field(3, ge=2, description="conv layers (live generator)")
     input_skip: bool = True
-    linear_skip: bool = Field(False, description="learned 5×5 linear input path (live generator)")
+    # Before the kinds were classes, one config class wrote every field; these are
+    # the other kinds' fields at that class's defaults, accepted from old configs
+    # (checkpoints, the bundled models' ``srscope.training``) and dropped.
+    legacy_defaults: ClassVar[dict[str, Any]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_legacy(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            old = cls.legacy_defaults
+            data = {k: v for k, v in data.items() if not (k in old and v == old[k])}
+        return data
 
     def kwargs(self) -> dict[str, int | bool]:
-        if self.kind in ("paper", "balanced"):
-            return {"features": self.features, "blocks": self.blocks, "input_skip": self.input_skip}
-        return {
-            "features": self.features,
-            "layers": self.layers,
-            "input_skip": self.input_skip,
-            "linear_skip": self.linear_skip,
-        }
+        """Keyword arguments of ``training.models.build_generator`` for this kind."""
+        return self.model_dump(exclude={"kind"})
 
 
-class LossConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PaperGenerator(_Generator):
+    """SRResNet/SRGAN generator: residual blocks at LR resolution, then upsampling."""
 
+    kind: Literal["paper"] = "paper"
+    blocks: int = Field(16, ge=0, description="residual blocks")
+    legacy_defaults: ClassVar[dict[str, Any]] = {"layers": 3, "linear_skip": False}
+
+
+class BalancedGenerator(_Generator):
+    """The paper's residual net trained MSE-only (its preset: narrower and shallower)."""
+
+    kind: Literal["balanced"] = "balanced"
+    blocks: int = Field(16, ge=0, description="residual blocks")
+    legacy_defaults: ClassVar[dict[str, Any]] = {"layers": 3, "linear_skip": False}
+
+
+class LiveGenerator(_Generator):
+    """ESPCN-like generator for live view: a few convolutions and a pixel shuffle."""
+
+    kind: Literal["live"] = "live"
+    layers: int = Field(3, ge=2, description="conv layers")
+    linear_skip: bool = Field(False, description="learned 5×5 linear input path")
+    legacy_defaults: ClassVar[dict[str, Any]] = {"blocks": 16}
+
+
+GeneratorConfig = Annotated[
+    PaperGenerator | BalancedGenerator | LiveGenerator, Field(discriminator="kind")
+]
+_GENERATOR: TypeAdapter[GeneratorConfig] = TypeAdapter(GeneratorConfig)
+
+
+def _default_kind(data: Any) -> Any:
+    """A generator mapping without ``kind`` is the paper's (the old config's default)."""
+    if isinstance(data, dict) and "kind" not in data:
+        return {"kind": "paper", **data}
+    return data
+
+
+def generator_config(data: Any) -> GeneratorConfig:
+    """The generator variant ``data`` describes (a mapping with ``kind``, or a config)."""
+    return _GENERATOR.validate_python(_default_kind(data))
+
+
+class LossConfig(SrscopeModel):
     mse: float = 1.0
     vgg: float = 2e-6
     vgg_layer: str = "relu5_4"
     adversarial: float = 1e-3
 
 
-class TrainConfig(BaseModel):
+class TrainConfig(SrscopeModel):
     """Everything that decides a training run (saved in checkpoints and in the model)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     preset: Literal["paper", "balanced", "live"] = "paper"
     scale: int = Field(4, ge=2, le=5)
@@ -60,7 +103,7 @@ class TrainConfig(BaseModel):
     ema_decay: float = Field(
         0.999, ge=0.0, lt=1.0, description="EMA of the weights, validated and exported (0: off)"
     )
-    generator: GeneratorConfig = GeneratorConfig()
+    generator: GeneratorConfig = PaperGenerator()
     discriminator_base: int = Field(64, ge=1)
     loss: LossConfig = LossConfig()
     vgg_weights: Path | None = None
@@ -88,6 +131,8 @@ class TrainConfig(BaseModel):
     channel: str | None = Field(None, description="train on this channel of a reference set only")
     stack_channels: bool = Field(False, description="one multi-channel model (vs one per channel)")
     checkpoint_every: int = Field(50, ge=1)
+
+    _generator_kind = field_validator("generator", mode="before")(_default_kind)
 
     @model_validator(mode="after")
     def _noise_range(self) -> TrainConfig:
@@ -118,9 +163,9 @@ class TrainConfig(BaseModel):
             "loss": LossConfig(vgg=0.0, adversarial=0.0),
         }
         generators = {
-            "paper": GeneratorConfig(kind="paper"),
-            "balanced": GeneratorConfig(kind="balanced", features=32, blocks=6),
-            "live": GeneratorConfig(kind="live", features=8, layers=3, linear_skip=True),
+            "paper": PaperGenerator(),
+            "balanced": BalancedGenerator(features=32, blocks=6),
+            "live": LiveGenerator(features=8, layers=3, linear_skip=True),
         }
         if preset not in generators:
             raise ValueError(f"unknown preset {preset!r}; one of {PRESETS}")

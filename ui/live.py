@@ -19,6 +19,7 @@ from acquisition.models import Frame, FrameMeta
 from acquisition.rig import Rig
 from srscope import logger
 from srscope.errors import SrscopeError
+from srscope.model_base import one_line
 from srscope.relay import LatestSlot
 from ui.slots import RateMeter
 
@@ -50,7 +51,7 @@ class LivePipeline:
                 logger.warning("SR hand-over failed: %s", exc)
 
     def _on_camera_stopped(self, error: BaseException | None) -> None:
-        why = " ".join(str(error).split()) if error else "the camera stopped streaming"
+        why = one_line(error, None) if error else "the camera stopped streaming"
         self.errors.put(f"camera error: {why}")
 
     def start(self) -> None:

@@ -22,7 +22,7 @@ from acquisition.mosaic import place_tiles
 from acquisition.ome_io import read_image
 from acquisition.references import capture_references, grid_positions, random_positions, square_area
 from acquisition.rig import Rig
-from acquisition.scan import ScanPlan, ScanResult, run_scan
+from acquisition.scan import GridPlan, ScanResult, run_scan
 from acquisition.sr_hook import sr_processor
 from srscope.errors import SrscopeError
 from srscope.references import ReferenceSet
@@ -83,7 +83,7 @@ def scan_job(rig: Rig, req: ScanRequest, ctx: TaskContext, model: Path | None) -
         plan = None
         if not req.resume:
             x, y, _ = rig.position_um
-            plan = ScanPlan(
+            plan = GridPlan(
                 center_um=(x, y),
                 rows=req.rows,
                 columns=req.columns,

@@ -14,14 +14,15 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from pydantic import BaseModel, Field
+from pydantic import Field
 from qtpy import QtCore, QtWidgets
 
 from acquisition.rig import magnification
+from srscope.model_base import SrscopeModel
 from ui.tasks import Task, TaskContext
 
 
-class ReferencesRequest(BaseModel):
+class ReferencesRequest(SrscopeModel):
     """Reference capture: N positions in a square area around the current position."""
 
     positions: int = Field(4, ge=1, le=500)
@@ -33,7 +34,7 @@ class ReferencesRequest(BaseModel):
     out_dir: Path = Path("references")
 
 
-class ScanRequest(BaseModel):
+class ScanRequest(SrscopeModel):
     """Tile scan at the current objective: rows × columns around the current position."""
 
     rows: int = Field(3, ge=1, le=100)

@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import Field
 from qtpy import QtCore, QtGui, QtWidgets
 
 from acquisition.microscope import Microscope
 from srscope import logger
 from srscope.errors import SrscopeError
+from srscope.model_base import SrscopeModel
 from ui._qtfix import keep_none_alive
 from ui.live import LivePipeline
 from ui.panel_jobs import Jobs, make_jobs
@@ -37,7 +38,7 @@ from ui.viewer_rig import RigMixin
 from ui.viewer_sr import SRMixin
 
 
-class ViewerSettings(BaseModel):
+class ViewerSettings(SrscopeModel):
     """What the viewer starts with (from the command line)."""
 
     model: Path | None = None  # live model (whole frames)

@@ -12,14 +12,15 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from srscope.errors import SrscopeError
+from srscope.model_base import SrscopeModel
 from srscope.optics import KNOWN_CHANNELS, NM_RE, OBJECTIVE_RE
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Frozen(SrscopeModel):
+    model_config = ConfigDict(frozen=True)
 
 
 class ObjectiveOptics(_Frozen):

@@ -10,8 +10,6 @@ from pathlib import Path
 
 import typer
 
-from srscope.errors import SrscopeError
-
 
 def demo(
     out: Path = typer.Option(Path("srscope_demo"), "--out", help="Folder for images and report"),
@@ -35,19 +33,17 @@ def demo(
         from ui.app import ensure_display
 
         ensure_display()  # refuse before minutes of work, not after
-    try:
-        settings = DemoSettings(
-            out=out,
-            model=model,
-            quality_model=quality_model,
-            fields=fields,
-            scan=scan,
-            roi=roi,
-            channel=channel,
-            threads=threads,
-        )
-    except ValueError as exc:
-        raise SrscopeError(f"bad demo option: {_first_error(exc)}") from None
+    options = {
+        "out": out,
+        "model": model,
+        "quality_model": quality_model,
+        "fields": fields,
+        "scan": scan,
+        "roi": roi,
+        "channel": channel,
+        "threads": threads,
+    }
+    settings = DemoSettings.validated(options, "bad demo option")
     console = Console(stderr=True)
     with console.status("demo") as status:
         result = run_demo(settings, progress=lambda step: status.update(f"demo: {step}…"))
@@ -60,10 +56,3 @@ def demo(
         path = Path(resolve_model(model))
         run_viewer(None, path, out_dir=out / "viewer", threads=threads)
 
-
-def _first_error(exc: ValueError) -> str:
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        err = errors()[0]
-        return f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
-    return str(exc)

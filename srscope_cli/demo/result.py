@@ -7,10 +7,10 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from srscope.model_base import SrscopeModel
 
 
-class DemoResult(BaseModel):
+class DemoResult(SrscopeModel):
     """What the demo produced (also written as ``demo.json``)."""
 
     out: Path

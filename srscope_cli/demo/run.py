@@ -19,13 +19,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from acquisition.microscope import Microscope
 from acquisition.ome_io import read_image
 from acquisition.references import capture_references
 from acquisition.rig import Rig, magnification
-from acquisition.scan import ScanPlan, ScanResult, run_scan
+from acquisition.scan import GridPlan, ScanResult, run_scan
 from acquisition.sr_hook import SRFrameProcessor, sr_processor
 from sr_engine.bundled import bundled_models, open_model
 from sr_engine.compatibility import check_fit
@@ -33,6 +33,7 @@ from srscope import logger
 from srscope.atomic import check_output
 from srscope.degradation import DegradationRecord
 from srscope.errors import SrscopeError
+from srscope.model_base import SrscopeModel
 from srscope_cli.demo.report import write_demo_report
 from srscope_cli.demo.result import DemoResult
 from training.evaluation.evaluate import evaluate
@@ -47,10 +48,8 @@ QUALITY_MODEL = "balanced_fluo"
 Progress = Callable[[str], None]
 
 
-class DemoSettings(BaseModel):
+class DemoSettings(SrscopeModel):
     """What the demo does (all small by default: minutes on two CPU cores)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     out: Path = Path("srscope_demo")
     model: str = DEFAULT_MODEL  # live model: snap and scan (bundled name or .onnx path)
@@ -239,7 +238,7 @@ def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoRe
     return demo
 
 
-class _DemoScan(BaseModel, arbitrary_types_allowed=True):
+class _DemoScan(SrscopeModel, arbitrary_types_allowed=True):
     """The demo's tile scan: its mosaics (for the report) and how SR kept up."""
 
     lr_mosaic: Any
@@ -292,7 +291,7 @@ def _acquire(
     # 2. tile scan with SR on the fly: the files `srscope scan --model` writes
     with clock.step("scan with on-the-fly SR"):
         rows, cols = settings.scan
-        plan = ScanPlan(
+        plan = GridPlan(
             center_um=(x0, y0),
             rows=rows,
             columns=cols,

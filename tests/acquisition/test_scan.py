@@ -10,10 +10,18 @@ import tifffile
 import zarr
 
 from acquisition.mosaic import stitch
-from acquisition.scan import Journal, ScanIncomplete, ScanPlan, load_tiles, run_scan
+from acquisition.scan import (
+    GridPlan,
+    Journal,
+    PlatePlan,
+    ScanIncomplete,
+    load_tiles,
+    run_scan,
+    scan_plan,
+)
 from srscope.errors import SrscopeError
 
-PLAN = ScanPlan(center_um=(100.0, -200.0), rows=2, columns=3, channels=["DAPI"], exposure_ms=20)
+PLAN = GridPlan(center_um=(100.0, -200.0), rows=2, columns=3, channels=["DAPI"], exposure_ms=20)
 
 
 @pytest.fixture
@@ -165,7 +173,7 @@ def test_scan_refuses_targets_outside_the_stage(scope, tmp_path):
 
 def test_bad_plans_and_folders(scope, tmp_path):
     with pytest.raises(ValueError, match="exactly one"):
-        ScanPlan(center_um=(0, 0), area_um=(0, 0, 1, 1))
+        scan_plan(center_um=(0, 0), area_um=(0, 0, 1, 1))
     with pytest.raises(SrscopeError, match="nothing to resume"):
         run_scan(scope, None, tmp_path / "none", resume=True)
     run_scan(scope, PLAN.model_copy(update={"rows": 1, "columns": 1}), tmp_path / "s")
@@ -174,7 +182,7 @@ def test_bad_plans_and_folders(scope, tmp_path):
 
 
 def test_well_plate_scan_gives_a_mosaic_per_well(scope, tmp_path):
-    plan = ScanPlan(plate="96-well", wells=["A1", "B2"], rows=1, columns=2, channels=["DAPI"])
+    plan = PlatePlan(plate="96-well", wells=["A1", "B2"], rows=1, columns=2, channels=["DAPI"])
     result = run_scan(scope, plan, tmp_path / "p")
     assert result.tiles_total == 4
     assert result.mosaics == {"A1": "mosaic_A1.ome.tif", "B2": "mosaic_B2.ome.tif"}

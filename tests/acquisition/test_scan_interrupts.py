@@ -22,7 +22,7 @@ import pytest
 import tifffile
 import zarr
 
-from acquisition.scan import Journal, ScanInterrupted, ScanPlan, run_scan
+from acquisition.scan import GridPlan, Journal, ScanInterrupted, run_scan
 
 ROWS, COLS, ROI = 3, 3, 32
 
@@ -160,7 +160,7 @@ def scope(microscope):
     return microscope
 
 
-PLAN = ScanPlan(center_um=(0.0, 0.0), rows=2, columns=3, channels=["DAPI"])
+PLAN = GridPlan(center_um=(0.0, 0.0), rows=2, columns=3, channels=["DAPI"])
 
 
 def test_ctrl_c_while_a_tile_is_in_flight_journals_it(scope, tmp_path):

@@ -10,7 +10,7 @@ import tifffile
 
 from srscope.degradation import DegradationRecord, GaussianPSF, Intensity, Noise
 from srscope.references import Capture, ReferenceEntry, ReferenceSet
-from training.config import GeneratorConfig, TrainConfig
+from training.config import PaperGenerator, TrainConfig
 from training.synthetic import make_pairs, specimen
 
 
@@ -78,7 +78,7 @@ def tiny_config(preset: str = "live", **overrides: object) -> TrainConfig:
     }
     if preset == "paper":
         base.update(
-            generator=GeneratorConfig(kind="paper", features=4, blocks=1),
+            generator=PaperGenerator(features=4, blocks=1),
             discriminator_base=2,
             warmup_iterations=2,
         )

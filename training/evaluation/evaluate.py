@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import Field
 from scipy import ndimage
 
 from sr_engine.consistency import consistency_map
@@ -33,6 +33,7 @@ from sr_engine.fidelity import blend
 from srscope import logger
 from srscope.degradation import DegradationRecord, degrade_noise_free
 from srscope.errors import SrscopeError
+from srscope.model_base import SrscopeModel
 from srscope.references import ReferenceEntry, ReferenceSet
 from training.evaluation.baselines import bicubic, bicubic_rl
 from training.evaluation.metrics import (
@@ -50,11 +51,7 @@ BICUBIC, RL = "bicubic", "bicubic+RL"
 LR_MARGIN = 6  # LR pixels of context around the HR footprint
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class FieldScore(_Model):
+class FieldScore(SrscopeModel):
     entry: int
     field: int
     channel: str
@@ -63,7 +60,7 @@ class FieldScore(_Model):
     ssim: float
 
 
-class TableRow(_Model):
+class TableRow(SrscopeModel):
     method: str
     psnr_mean: float
     psnr_sd: float
@@ -72,7 +69,7 @@ class TableRow(_Model):
     n_fields: int
 
 
-class ResolutionRow(_Model):
+class ResolutionRow(SrscopeModel):
     image: str
     pixel_size_um: float
     resolution_um: float
@@ -80,7 +77,7 @@ class ResolutionRow(_Model):
     space_bandwidth_product: float
 
 
-class EntryReport(_Model):
+class EntryReport(SrscopeModel):
     entry: int
     channel: str
     position_um: tuple[float, float, float]
@@ -92,10 +89,10 @@ class EntryReport(_Model):
     n_fields: int
     resolution: list[ResolutionRow]
     consistency: dict[str, float] | None = None
-    notes: list[str] = []
+    notes: list[str] = Field(default_factory=list)
 
 
-class EvaluationResult(_Model):
+class EvaluationResult(SrscopeModel):
     format: str = "srscope-evaluation/1"
     model: str
     gan_model: str | None = None
@@ -109,7 +106,7 @@ class EvaluationResult(_Model):
     table: list[TableRow]
     fields: list[FieldScore]
     entries: list[EntryReport]
-    notes: list[str] = []
+    notes: list[str] = Field(default_factory=list)
 
 
 @dataclass
@@ -203,7 +200,7 @@ def evaluate(
             f"evaluate scores one channel per entry; model has {meta.n_channels} channels"
         )
     record = record or meta.degradation
-    notes: list[str] = []
+    notes: list[str] = Field(default_factory=list)
     if record is None:
         notes.append("no degradation record: bicubic+RL and the consistency map were skipped")
     name = meta.name or "SR"
@@ -348,7 +345,7 @@ def _evaluate_entry(
     hr_c = hr[hsl].astype(np.float64)
     shifts: dict[str, tuple[float, float]] = {}
     aligned: dict[str, np.ndarray] = {}
-    notes: list[str] = []
+    notes: list[str] = Field(default_factory=list)
     for m in methods:  # bicubic first: its shift is the fallback
         out = outputs[m][osl].astype(np.float64)
         try:

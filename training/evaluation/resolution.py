@@ -28,14 +28,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from srscope.errors import SrscopeError
+from srscope.model_base import SrscopeModel
 
 MIN_PEAK = 0.05
 
 
-class DecorrelationResult(BaseModel):
+class DecorrelationResult(SrscopeModel):
     """Resolution estimate and the curves behind it (for plots)."""
 
     model_config = ConfigDict(frozen=True)

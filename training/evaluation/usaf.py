@@ -25,21 +25,17 @@ import math
 from collections.abc import Iterable
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 from scipy import ndimage, optimize, signal
 from scipy.special import erf
 
 from srscope.errors import SrscopeError
+from srscope.model_base import SrscopeModel
 from srscope.usaf_target import DEFAULT_GROUPS, BarSet, usaf1951_layout, usaf1951_target
 
 MIN_CONTRAST = 0.1  # Michelson; Rayleigh's 26 % dip corresponds to about 0.15
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ElementContrast(_Model):
+class ElementContrast(SrscopeModel):
     label: str
     group: int
     element: int
@@ -50,7 +46,7 @@ class ElementContrast(_Model):
     resolved: bool
 
 
-class UsafResult(_Model):
+class UsafResult(SrscopeModel):
     pixel_size_um: float
     origin_px: tuple[float, float]
     polarity: int
@@ -241,7 +237,7 @@ def line_pairs(key: tuple[int, int]) -> float:
 # -- unknown geometry: detect bar triplets ------------------------------------------
 
 
-class Triplet(_Model):
+class Triplet(SrscopeModel):
     orientation: str
     centre_px: tuple[float, float]
     width_px: float
