@@ -130,18 +130,19 @@ class _progress:
 
 
 def processor_for(
-    model: str | None, base: Path, provenance: dict | None = None
+    model: str | None, base: Path, provenance: dict | None = None, sequence=None
 ) -> FrameProcessor | None:
     """The frame processor for ``--model`` (on-the-fly SR), or None without one.
 
-    Its outputs go to ``<base>.ome.zarr`` (every SR frame) and ``<base>_mosaic.ome.tif``
-    (:func:`acquisition.sr_hook.sr_processor`).
+    Its outputs go to ``<base>.ome.zarr`` (every SR frame) and ``<base>_mosaic.ome.tif``;
+    with the useq ``sequence``, also ``<base>_mip.ome.zarr`` (a Z-stack) and
+    ``<base>_composite.png`` (several channels) (:func:`acquisition.sr_hook.sr_processor`).
     """
     if not model:
         return None
     from acquisition.sr_hook import sr_processor
 
-    return sr_processor(model, base, provenance)
+    return sr_processor(model, base, provenance, sequence)
 
 
 class _ModelProcessor:
@@ -432,11 +433,13 @@ def acquire(
             channels = [c.config for c in seq.channels]
             fit = model_fit_on_rig(scope, model, channels, None, allow_mismatch)
             provenance = fit.provenance()
-        processor = processor_for(model, base, provenance)
+        processor = processor_for(model, base, provenance, seq)
         path = scope.acquire(
             seq, out, overwrite=overwrite, processor=processor, progress=bar.update
         )
     typer.echo(f"{path}: {count_frames(seq)} frames")
+    for view in getattr(processor, "views", None) or ():  # SR MIP, colour composite
+        typer.echo(f"{view}")
 
 
 def register(app: typer.Typer) -> None:

@@ -144,11 +144,14 @@ class SRFrameProcessor:
         yield_ms: float = 10.0,
         start_timeout_s: float = 300.0,
         provenance: dict[str, Any] | None = None,
+        sequence: Any = None,
     ) -> None:
         self.out_path = Path(out_path)
+        self.sequence = sequence  # for process(): the SR store's axes, the MIP and composite
         self.mosaic_path = Path(mosaic_path) if mosaic_path is not None else None
         self.stats = SRRunStats()
         self.error: str | None = None
+        self.views: list[Path] = []  # the MIP and composite files of the last sequence
         self._lr_pixel_um: float | None = None
         self._mosaic: np.ndarray | None = None
         self._mosaic_written = False
@@ -234,7 +237,7 @@ class SRFrameProcessor:
         """
         px = getattr(metadata, "pixel_size_um", None) or None
         if not self._open:
-            self._begin(None, px)
+            self._begin(self.sequence, px)
         pos = getattr(metadata, "position_um", (None, None))
         self._send_frame(image, (pos[0], pos[1]), px)
         return None
@@ -275,6 +278,7 @@ class SRFrameProcessor:
             self.error = report.error
             self._mosaic_written = report.mosaic
             self.stats.yielded_s = report.yielded_s
+            self.views = [Path(v) for v in report.views]
         else:
             self.error = reply.message if isinstance(reply, Failed) else repr(reply)
         self.stats.done_at = time.perf_counter()
@@ -308,6 +312,7 @@ class SRFrameProcessor:
         self.stats = SRRunStats()
         self.error = None
         self._mosaic, self._mosaic_written = None, False
+        self.views = []
         self._lr_pixel_um = lr_pixel_um
         self._post(Begin(sequence, lr_pixel_um))
         self._open = True
@@ -366,17 +371,24 @@ class SRFrameProcessor:
 
 
 def sr_processor(
-    model: Any, base: str | Path, provenance: dict[str, Any] | None = None
+    model: Any,
+    base: str | Path,
+    provenance: dict[str, Any] | None = None,
+    sequence: Any = None,
 ) -> SRFrameProcessor:
     """On-the-fly SR of an acquisition, written as the CLI and the viewer write it.
 
     Every SR frame goes to ``<base>.ome.zarr``, a scan's SR mosaic to
     ``<base>_mosaic.ome.tif``; ``provenance`` (e.g. how the model fits the frames)
     is written with them. ``model``: a path, a bundled model's name or a loaded model.
+    ``sequence`` (the useq ``MDASequence`` being run): the SR store gets its axes
+    and channel colours, and a Z-stack's MIP and a multi-channel composite are
+    written beside it (:mod:`acquisition.sr_views`).
     """
     return SRFrameProcessor(
         model,
         Path(f"{base}.ome.zarr"),
         mosaic_path=Path(f"{base}_mosaic.ome.tif"),
         provenance=provenance,
+        sequence=sequence,
     )

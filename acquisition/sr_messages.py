@@ -97,6 +97,7 @@ class SRReport:
     error: str | None = None
     mosaic: bool = False
     yielded_s: float = 0.0
+    views: list[str] = field(default_factory=list)  # Z MIP / colour composite files written
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ from acquisition.sr_messages import (
     UseRing,
 )
 from acquisition.sr_pacer import Pacer
+from acquisition.sr_views import with_channel_colors, write_views
 from srscope import logger
 from srscope.errors import SrscopeError
 
@@ -205,6 +206,9 @@ class SRWriter:
         self.errors = 0
         self.error: str | None = None
         self._stream: Any = None
+        self._dims: list[Any] | None = None  # the SR store's axes, when the sequence gave them
+        self._dtype: Any = None
+        self.views: list[str] = []  # MIP and composite files written (acquisition.sr_views)
 
     @property
     def hr_pixel_um(self) -> float | None:
@@ -243,6 +247,11 @@ class SRWriter:
 
     def finish(self) -> SRReport:
         self._close_stream()
+        if self.error is None and self._dims is not None and self.frames_done:
+            try:
+                self.views = [str(p) for p in write_views(self.out_path, self._dims, self._dtype)]
+            except Exception as exc:
+                self.error = f"SR MIP/composite: {type(exc).__name__}: {exc}"
         mosaic = False
         if self.error is None and self.mosaic_path is not None and self.tiles:
             try:
@@ -256,6 +265,7 @@ class SRWriter:
             error=self.error,
             mosaic=mosaic,
             yielded_s=self.pacer.waited_s,
+            views=self.views,
         )
 
     def abort(self) -> None:
@@ -271,6 +281,8 @@ class SRWriter:
             dims = useq_to_acquisition_settings(
                 self.sequence, image_width=w, image_height=h, pixel_size_um=hr_px
             )["dimensions"]
+            dims = with_channel_colors(dims)  # omero.channels[].color
+            self._dims, self._dtype = dims, np.dtype(dtype)
         except Exception:  # no, ragged or unknown sequence: one growing T axis
             from ome_writers import Dimension
 
