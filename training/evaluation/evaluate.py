@@ -200,7 +200,7 @@ def evaluate(
             f"evaluate scores one channel per entry; model has {meta.n_channels} channels"
         )
     record = record or meta.degradation
-    notes: list[str] = Field(default_factory=list)
+    notes: list[str] = []
     if record is None:
         notes.append("no degradation record: bicubic+RL and the consistency map were skipped")
     name = meta.name or "SR"
@@ -345,7 +345,7 @@ def _evaluate_entry(
     hr_c = hr[hsl].astype(np.float64)
     shifts: dict[str, tuple[float, float]] = {}
     aligned: dict[str, np.ndarray] = {}
-    notes: list[str] = Field(default_factory=list)
+    notes: list[str] = []
     for m in methods:  # bicubic first: its shift is the fallback
         out = outputs[m][osl].astype(np.float64)
         try:
