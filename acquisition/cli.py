@@ -279,7 +279,7 @@ def references(
 
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise SrscopeError(f"{out} exists and is not empty; pass --overwrite or a new folder")
-    check_output(out, overwrite=True)
+    check_output(out, overwrite=True, folder=True)
     if layout not in ("random", "grid"):
         raise SrscopeError(f"--layout must be random or grid, got {layout!r}")
     if positions:
@@ -338,7 +338,7 @@ def scan(
 
     plan = None
     if not resume:
-        check_output(out, overwrite=True)  # a folder; an existing scan is refused below
+        check_output(out, overwrite=True, folder=True)  # an existing scan is refused below
         if area is None and center is None and plate is None:
             center = "0,0"
         plan = scan_plan(

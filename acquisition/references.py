@@ -1,12 +1,19 @@
 """Reference sets: HR and LR objective images of each channel at N stage positions.
 
 Written exactly as DESIGN.md defines (``references.json`` via
-:class:`srscope.references.ReferenceSet` + OME-TIFF captures). The set is saved
-after every position, so an interrupted run leaves a valid, smaller set.
+:class:`srscope.references.ReferenceSet` + OME-TIFF captures). A capture goes into
+a hidden folder beside the output and takes the output's place only when it ends:
+an error leaves the output as it was, a set there is replaced whole (no file of the
+old set stays behind), and a stop or Ctrl-C keeps a valid, smaller set.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import shutil
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -19,7 +26,7 @@ from acquisition.rig import Rig, check_exposure
 from srscope import logger
 from srscope.errors import SrscopeError
 from srscope.model_base import SrscopeModel
-from srscope.references import Capture, ReferenceEntry, ReferenceSet
+from srscope.references import REFERENCES_FILE, Capture, ReferenceEntry, ReferenceSet
 
 Area = tuple[float, float, float, float]  # x0, y0, x1, y1 in µm
 
@@ -113,6 +120,8 @@ def capture_references(
     position: True ends the capture with the positions so far (a valid, smaller set).
     """
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise SrscopeError(f"{out} exists and is not a folder")
     hr_obj = microscope.resolve_objective(hr_objective or microscope.settings.hr_objective)
     lr_name = microscope.settings.lr_objective if lr_objective == "default" else lr_objective
     lr_obj = microscope.resolve_objective(lr_name) if lr_name else None
@@ -138,7 +147,8 @@ def capture_references(
             f"LR/HR pixel sizes {px[lr_obj]} / {px[hr_obj]} µm give scale {scale}; 2 to 5 supported"
         )
     refs = ReferenceSet(scale=scale)
-    out.mkdir(parents=True, exist_ok=True)  # only once everything above is valid
+    out.parent.mkdir(parents=True, exist_ok=True)  # only once everything above is valid
+    work = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.capturing-"))
     total = len(positions)
     roi = microscope.core.getROI() if hr_roi or lr_roi else None
     try:
@@ -161,7 +171,7 @@ def capture_references(
                 for ch in channels:
                     frame = microscope.snap(obj, ch, exp)
                     fname = f"p{i:03d}_{_safe(ch)}_{role}.ome.tif"
-                    write_ome_tiff(out / fname, frame.image, frame.meta, name=fname)
+                    write_ome_tiff(work / fname, frame.image, frame.meta, name=fname)
                     shots[ch][role] = Capture(
                         file=fname,
                         objective=frame.meta.objective,
@@ -177,16 +187,76 @@ def capture_references(
                     )
                 )
             refs = ReferenceSet.model_validate(refs.model_dump())  # re-check the scale rule
-            refs.save(out)
+            refs.save(work)
             logger.info("reference position %d/%d at (%.1f, %.1f) µm", i + 1, total, x, y)
             if progress:
                 progress(i + 1, total)
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt) and refs.entries:
+            _install(work, out, refs)  # like stop(): the positions so far, a valid set
+        else:
+            shutil.rmtree(work, ignore_errors=True)  # the output stays as it was
+        raise
     finally:
         if roi is not None:
             microscope.set_roi(*roi)
     if not refs.entries:
+        shutil.rmtree(work, ignore_errors=True)
         raise SrscopeError("no reference captured")
+    _install(work, out, refs)
     return refs
+
+
+_CAPTURE_NAME = re.compile(r"^p\d{3,}_.+_(hr|lr)\.ome\.tif$")
+
+
+def _set_files(folder: Path) -> set[str]:
+    """The names a reference set in ``folder`` owns: its JSON, the files it lists, and
+    captures named as this module names them (a damaged JSON still lists nothing)."""
+    names = {p.name for p in folder.iterdir() if _CAPTURE_NAME.match(p.name)}
+    try:
+        data = json.loads((folder / REFERENCES_FILE).read_text())
+        for entry in data.get("entries", []):
+            for role in ("hr", "lr"):
+                if isinstance(entry.get(role), dict) and isinstance(entry[role].get("file"), str):
+                    names.add(entry[role]["file"])
+    except (OSError, ValueError, AttributeError):
+        pass
+    if (folder / REFERENCES_FILE).exists():
+        names.add(REFERENCES_FILE)
+    return {n for n in names if "/" not in n and (folder / n).is_file()}
+
+
+def _install(work: Path, out: Path, refs: ReferenceSet) -> None:
+    """Put the set captured in ``work`` at ``out``, replacing any set there whole.
+
+    A new or empty ``out``, or one holding only a set, is swapped by renames; files
+    a user keeps beside an old set stay, and only the old set's files are removed.
+    """
+    keep = {REFERENCES_FILE} | {c.file for e in refs.entries for c in (e.hr, e.lr) if c}
+    for p in work.iterdir():  # an interrupted position's captures are not in the set
+        if p.name not in keep:
+            p.unlink()
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(work, 0o777 & ~mask)  # mkdtemp makes 0700; a new folder follows the umask
+    if not out.exists() or not any(out.iterdir()):
+        os.replace(work, out)  # a rename over an empty folder: atomic
+        return
+    old = _set_files(out)
+    if all(p.name in old for p in out.iterdir()):  # only a set: swap the folders
+        trash = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
+        os.replace(out, trash)
+        os.replace(work, out)
+        shutil.rmtree(trash, ignore_errors=True)
+        return
+    (out / REFERENCES_FILE).unlink(missing_ok=True)  # no moment with a set naming lost files
+    for name in old:
+        (out / name).unlink(missing_ok=True)
+    for name in sorted(keep - {REFERENCES_FILE}):
+        os.replace(work / name, out / name)
+    os.replace(work / REFERENCES_FILE, out / REFERENCES_FILE)
+    shutil.rmtree(work, ignore_errors=True)
 
 
 def _set_roi(microscope: Rig, full: list[int], side: int | None) -> None:

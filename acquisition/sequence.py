@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import useq
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from acquisition.core import burst_buffer
 from acquisition.mda_thread import run_mda_on_thread
@@ -40,10 +40,22 @@ def load_sequence(path: str | Path) -> useq.MDASequence:
             f"{', '.join(sorted(useq.MDASequence.model_fields))}"
         )
     try:
-        return useq.MDASequence.model_validate(data)
+        seq = useq.MDASequence.model_validate(data)
     except ValidationError as exc:
         why = field_error(exc, data)
         raise SrscopeError(f"{path.name} is not a valid useq sequence: {why}") from None
+    for key, given in data.items():  # a plan no variant accepts can become another one:
+        plan = getattr(seq, key, None)  # grid_plan {rows: -2, ...} ran as one tile
+        if isinstance(given, dict) and isinstance(plan, BaseModel):
+            fields = type(plan).model_fields
+            known = set(fields) | {f.alias for f in fields.values() if f.alias}
+            lost = sorted(set(given) - known)
+            if lost:
+                raise SrscopeError(
+                    f"{path.name}: {key} {given} is not a valid useq {key} "
+                    f"(read as {type(plan).__name__}, which has no {', '.join(lost)})"
+                )
+    return seq
 
 
 def acquire(

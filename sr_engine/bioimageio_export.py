@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from sr_engine.metadata import FixedNormalization, ModelMetadata, PercentileNormalization
+from srscope.atomic import check_output
 from srscope.errors import SrscopeError
 
 SEED_PAPER = (
@@ -391,7 +392,9 @@ def export_bioimageio(
     if out.exists() and not overwrite:
         raise SrscopeError(f"{out} exists (use --overwrite to replace it)")
     if not out.parent.is_dir():
+        check_output(out, overwrite)  # a path under a file or in an unwritable place
         raise SrscopeError(f"output folder does not exist: {out.parent}")
+    check_output(out, overwrite)
     model = load_model(model_spec)
     with tempfile.TemporaryDirectory(prefix="srscope-bioimageio-") as tmp:
         descr = build_description(model, Path(tmp))

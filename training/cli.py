@@ -117,10 +117,10 @@ def train(
     ),
     iterations: int | None = typer.Option(None, help="total iterations"),
     epochs: int | None = typer.Option(
-        None, help="alternative to --iterations: epochs × --epoch-iterations"
+        None, min=1, help="alternative to --iterations: epochs × --epoch-iterations"
     ),
     epoch_iterations: int | None = typer.Option(
-        None, help="iterations per epoch (validation period)"
+        None, min=1, help="iterations per epoch (validation period)"
     ),
     warmup: int | None = typer.Option(None, help="MSE-only warm-up iterations (paper preset)"),
     patch: int | None = typer.Option(
@@ -163,6 +163,7 @@ def train(
     workdir: Path | None = typer.Option(None, help="checkpoints and log (default: OUT.train/)"),
     resume: bool = typer.Option(False, "--resume", help="continue the run in --workdir"),
     config: Path | None = typer.Option(None, help="a TrainConfig JSON (options above override it)"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing --out"),
 ) -> None:
     """Train a generator on HR images with LR made by the calibrated degradation; export ONNX."""
     _require_torch()
@@ -240,7 +241,7 @@ def train(
     if not real_validation:
         data_cfg["real_validation"] = False
     cfg = _validated(TrainConfig, data_cfg)
-    check_output(out, overwrite=True)  # a folder for it (and its OUT.train workdir)
+    check_output(out, overwrite or resume)  # and a folder for it (and its OUT.train workdir)
     res = train_model(
         data if len(data) > 1 else data[0],
         degradation,

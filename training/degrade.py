@@ -41,6 +41,8 @@ def degrade_file(
     hr_pixel_size_um: float | None = None,
 ) -> tuple[np.ndarray, float | None]:
     """Degrade ``hr_path`` with the record; write float32 LR OME-TIFF ``out`` atomically."""
+    if not out.name.lower().endswith((".tif", ".tiff")):
+        raise SrscopeError(f"--out {out}: degrade writes OME-TIFF; name it .ome.tif")
     record = DegradationRecord.load(record_path)
     if hr_pixel_size_um is not None and not hr_pixel_size_um > 0:
         raise SrscopeError(f"--hr-pixel-size-um must be > 0, got {hr_pixel_size_um}")

@@ -76,7 +76,9 @@ def load_folder(folder: str | Path) -> list[TrainingImage]:
         raise SrscopeError(f"no TIFF/PNG images in {folder}")
     sources: list[TrainingImage] = []
     for p in files:
-        sources.extend(to_sources(p.name, read_image(p)))
+        img = read_image(p)
+        check_finite(img, str(p))  # before any patch is cut: a NaN would train NaN
+        sources.extend(to_sources(p.name, img))
     return sources
 
 

@@ -23,6 +23,7 @@ def demo(
     roi: int = typer.Option(512, min=64, help="Camera ROI side (LR px) for the snap and scan"),
     channel: str = typer.Option(None, help="Rig channel (default: the model's)"),
     threads: int = typer.Option(None, min=1, help="ONNX Runtime threads"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the demo in a used --out"),
 ) -> None:
     """Run the whole loop on the simulated rig and write report.html (headless by default)."""
     from rich.console import Console
@@ -42,6 +43,7 @@ def demo(
         "roi": roi,
         "channel": channel,
         "threads": threads,
+        "overwrite": overwrite,
     }
     settings = DemoSettings.validated(options, "bad demo option")
     console = Console(stderr=True)
@@ -55,4 +57,3 @@ def demo(
 
         path = Path(resolve_model(model))
         run_viewer(None, path, out_dir=out / "viewer", threads=threads)
-

@@ -30,7 +30,7 @@ from acquisition.sr_hook import SRFrameProcessor, sr_processor
 from sr_engine.bundled import bundled_models, open_model
 from sr_engine.compatibility import check_fit
 from srscope import logger
-from srscope.atomic import check_output
+from srscope.atomic import check_output_folder, clear_owned
 from srscope.degradation import DegradationRecord
 from srscope.errors import SrscopeError
 from srscope.model_base import SrscopeModel
@@ -44,6 +44,8 @@ LR_OBJECTIVE_MAG = 5
 HR_OBJECTIVE_MAG = 20
 DEFAULT_MODEL = "live_fluo"
 QUALITY_MODEL = "balanced_fluo"
+# What the demo writes into --out (cleared first with --overwrite: a report of this run only).
+DEMO_FILES = ("snap", "scan", "fields", "evaluation", "figures", "report.html", "demo.json")
 
 Progress = Callable[[str], None]
 
@@ -69,6 +71,7 @@ class DemoSettings(SrscopeModel):
     rl_iterations: int = Field(10, ge=1)
     threads: int | None = None
     config: Path | None = None  # a rig config (default: the simulated rig)
+    overwrite: bool = False  # replace the demo's files in an existing, non-empty out
 
     @field_validator("scan", mode="before")
     @classmethod
@@ -163,7 +166,7 @@ def _field_positions(
 def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoResult:
     """Run every step; returns where everything went and how long it took."""
     out = Path(settings.out)
-    check_output(out, overwrite=True)  # created once the models and the rig are checked
+    check_output_folder(out, settings.overwrite)  # made once the models and the rig are checked
     clock = _Clock(progress)
     notes: list[str] = []
     files: dict[str, str] = {}
@@ -265,6 +268,7 @@ def _acquire(
     hr_obj = _objective(scope, HR_OBJECTIVE_MAG)
     x0, y0, _ = scope.position_um
     try:
+        clear_owned(out, DEMO_FILES)  # a report of this run only
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise SrscopeError(f"cannot create output folder {out}: {exc.strerror}") from None

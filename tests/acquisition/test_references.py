@@ -59,3 +59,24 @@ def test_position_layouts_stay_inside_the_area():
         ReferencePlan(area_um=area, n=4, layout="grid").model_dump_json()
     )
     assert len(plan.stage_positions()) == 4
+
+
+def test_a_set_is_replaced_whole_and_an_error_changes_nothing(microscope, tmp_path):
+    microscope.set_centered_roi(32)
+    out = tmp_path / "refs"
+    microscope.references(out, [(0.0, 0.0), (100.0, 0.0), (200.0, 0.0)], channels=["FITC"])
+    assert len(list(out.glob("*.ome.tif"))) == 6
+    microscope.references(out, [(50.0, 0.0)], channels=["FITC"])  # a set there: swapped
+    assert sorted(p.name for p in out.iterdir()) == [
+        "p000_FITC_hr.ome.tif", "p000_FITC_lr.ome.tif", "references.json"]  # fmt: skip
+    assert ReferenceSet.load(out).entries[0].position_um[0] == pytest.approx(50.0)
+    (out / "notes.txt").write_text("mine")  # a user's file beside the set stays
+    microscope.references(out, [(0.0, 0.0), (10.0, 0.0)], channels=["FITC"])
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["notes.txt", "p000_FITC_hr.ome.tif", "p000_FITC_lr.ome.tif",
+                     "p001_FITC_hr.ome.tif", "p001_FITC_lr.ome.tif", "references.json"]  # fmt: skip
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    with pytest.raises(SrscopeError):
+        microscope.references(out, [(0.0, 0.0)], channels=["FITC"], hr_exposure_ms=-1)
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["refs"]  # no capture folder left

@@ -35,20 +35,23 @@ def evaluate_cmd(
         int | None, typer.Option(min=1, help="evaluate only the first N entries")
     ] = None,
     threshold: Annotated[float, typer.Option(help="consistency |z| threshold")] = 3.0,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="replace the report in an existing --out")
+    ] = False,
 ) -> None:
     """Score SR against HR captures (PSNR/SSIM vs bicubic, bicubic+RL), resolution, consistency."""
     from rich.console import Console
     from rich.table import Table
 
-    from srscope.atomic import check_output
+    from srscope.atomic import check_output_folder, clear_owned
     from srscope.degradation import DegradationRecord
     from srscope.errors import SrscopeError
     from training.evaluation.evaluate import evaluate
-    from training.evaluation.report import write_report
+    from training.evaluation.report import REPORT_FILES, write_report
 
     if not 0.0 <= alpha <= 1.0:
         raise SrscopeError(f"--alpha must be in [0, 1], got {alpha}")
-    check_output(out, overwrite=True)
+    check_output_folder(out, overwrite)
     rec = DegradationRecord.load(record) if record else None
     sr = _load_model(model)
     gan = _load_model(gan_model) if gan_model else None
@@ -63,6 +66,7 @@ def evaluate_cmd(
         max_entries=max_entries,
         threshold=threshold,
     )
+    clear_owned(out, REPORT_FILES)  # the report is this run's only (--overwrite)
     paths = write_report(result, panels, out)
     table = Table(title=f"{len(result.entries)} entries, fields of {field_size}² HR px")
     for col in ("method", "PSNR (dB)", "SSIM", "fields"):
@@ -87,10 +91,14 @@ def _parse_groups(spec: str) -> list[int]:
     try:
         if "-" in spec.strip("-"):
             a, b = spec.split("-", 1)
-            return list(range(int(a), int(b) + 1))
-        return [int(g) for g in spec.split(",")]
+            groups = list(range(int(a), int(b) + 1))
+        else:
+            groups = [int(g) for g in spec.split(",")]
     except ValueError:
-        raise SrscopeError(f"--groups must look like 6-9 or 6,7,8, got {spec!r}") from None
+        groups = []
+    if not groups:  # "9-6" is no group at all: a report of nothing is not an answer
+        raise SrscopeError(f"--groups must look like 6-9 or 6,7,8, got {spec!r}")
+    return groups
 
 
 def usaf_cmd(
@@ -109,13 +117,16 @@ def usaf_cmd(
     ] = False,
     groups: Annotated[str, typer.Option(help="USAF groups drawn, e.g. 6-10")] = "6-10",
     out: Annotated[Path, typer.Option("--out", "-o", help="output folder")] = Path("usaf"),
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="replace the report in an existing --out")
+    ] = False,
 ) -> None:
     """USAF 1951 target: contrast per element, finest resolved element, edge FWHM (LR/SR/HR)."""
     from rich.console import Console
 
-    from srscope.atomic import check_output
+    from srscope.atomic import check_output_folder, clear_owned
     from srscope.errors import SrscopeError
-    from training.evaluation.usaf_report import run_usaf, write_usaf_report
+    from training.evaluation.usaf_report import USAF_FILES, run_usaf, write_usaf_report
 
     for flag, value in (
         ("--pixel-size-um", pixel_size_um),
@@ -123,7 +134,7 @@ def usaf_cmd(
     ):
         if value is not None and not value > 0:
             raise SrscopeError(f"{flag} must be > 0, got {value}")
-    check_output(out, overwrite=True)
+    check_output_folder(out, overwrite)
     sr = _load_model(model) if model else None
     report, figures = run_usaf(
         image=image,
@@ -134,6 +145,7 @@ def usaf_cmd(
         simulate=simulate,
         groups=_parse_groups(groups),
     )
+    clear_owned(out, USAF_FILES)  # the report is this run's only (--overwrite)
     path = write_usaf_report(report, figures, out)
     console = Console()
     for name, s in report.summary.items():

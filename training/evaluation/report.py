@@ -209,6 +209,18 @@ text-align:right}th{background:#eee}td:first-child{text-align:left}img{max-width
 """
 
 
+# What write_report writes into its folder (cleared first by `evaluate --overwrite`).
+REPORT_FILES = (
+    "evaluation.json",
+    "evaluation.csv",
+    "fields.csv",
+    "report.html",
+    "figures/table.png",
+    "figures/panel_*.png",
+    "figures/resolution.png",
+)
+
+
 def write_report(
     result: EvaluationResult, panels: Sequence[Panel], out: str | Path, extra_html: str = ""
 ) -> dict[str, Path]:

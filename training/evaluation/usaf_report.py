@@ -169,6 +169,10 @@ def _focus(lr_res: UsafResult) -> list[str]:
     return list(dict.fromkeys(verts[i].label for i in picks))
 
 
+# What write_usaf_report writes into its folder (cleared first by `usaf --overwrite`).
+USAF_FILES = ("usaf.json", "usaf.html", "figures/usaf_*.png")
+
+
 def write_usaf_report(report: UsafReport, figures: list[tuple[str, bytes]], out: Path) -> Path:
     """``usaf.json``, ``figures/usaf_*.png`` and a self-contained ``usaf.html``."""
     from training.evaluation.report import CSS, img_tag
