@@ -15,128 +15,28 @@ run unless ``gigapixel`` is set). A progress line starts every section.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
-import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import Field
 
-from srscope.model_base import SrscopeModel
+from sr_engine.bench_backends import bench_backends, format_backends, only_backends
+from sr_engine.bench_config import BenchConfig
+from sr_engine.bench_stream import GIGAPIXEL_OUT, stream_bench
+from sr_engine.bench_timing import (
+    LIVE_MAX_FLOP_PER_PX,
+    best_time,
+    live_fps,
+    matmul_peak,
+    matmul_peaks,
+    test_image,
+)
 
 # the PyTorch comparison, given by the caller (``training.torch_reference.eager_tiler``):
 # (graph, threads) -> run(normalised (C, H, W), scale, tile core, pad) -> (C, sH, sW)
 EagerTiler = Callable[[Any, int | None], Callable[[np.ndarray, int, int, int], np.ndarray]]
-
-GIGAPIXEL_OUT = 0.38e9  # output pixels of the paper's slide
-LIVE_MAX_FLOP_PER_PX = 0.5e6  # models cheaper than this get live fps figures
-
-
-class BenchConfig(SrscopeModel):
-    """What to benchmark (``models`` empty: random-weight paper and live models)."""
-
-    models: list[str] = Field(default_factory=list)
-    threads: int | None = None
-    size: int = 512
-    repeats: int = 3
-    gigapixel: bool = False
-    torch: bool = True
-    quick: bool = False
-    backend: str = "auto"  # what runs the main sections; "auto": chosen at load
-    precision: str = "auto"  # the backends section covers every pair these allow
-    only_backends: bool = False  # just the per-backend frame times and accuracy (seconds)
-
-
-def _best(fn: Callable[[], Any], repeats: int) -> float:
-    times = []
-    for _ in range(max(1, repeats)):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
-
-def _matmul_model(n: int) -> Any:
-    from onnx import TensorProto, helper, numpy_helper
-
-    rng = np.random.default_rng(0)
-    b = numpy_helper.from_array(rng.random((n, n), dtype=np.float32), "b")
-    graph = helper.make_graph(
-        [helper.make_node("MatMul", ["a", "b"], ["c"])],
-        "matmul",
-        [helper.make_tensor_value_info("a", TensorProto.FLOAT, [n, n])],
-        [helper.make_tensor_value_info("c", TensorProto.FLOAT, [n, n])],
-        initializer=[b],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    return model
-
-
-def matmul_peak_openvino(
-    precision: str, threads: int | None, n: int = 2048, repeats: int = 5
-) -> float:
-    """GFLOP/s of OpenVINO's MatMul at ``precision`` (bf16: the machine's bf16 units).
-
-    The ceiling a backend/precision pair can reach here, to set its model's
-    GFLOP/s against (a bf16 model compared with the fp32 peak looks > 100 %).
-    """
-    import openvino as ov
-
-    from sr_engine.backend_openvino import compile_config
-
-    core = ov.Core()
-    model = core.read_model(_matmul_model(n).SerializeToString())
-    compiled = core.compile_model(model, "CPU", compile_config(precision, threads))
-    req = compiled.create_infer_request()
-    a = np.random.default_rng(0).random((n, n), dtype=np.float32)
-    req.infer([a])
-    return 2 * n**3 / _best(lambda: req.infer([a]), repeats) / 1e9
-
-
-def matmul_peaks(
-    pairs: list[tuple[str, str]], threads: int | None, n: int, repeats: int
-) -> dict[str, float]:
-    """MatMul GFLOP/s per backend/precision in ``pairs`` (``"onnxruntime fp32"``: ...)."""
-    peaks: dict[str, float] = {}
-    for backend, precision in pairs:
-        if backend == "onnxruntime":
-            peaks[f"{backend} {precision}"] = matmul_peak(threads, n, repeats)
-        else:
-            peaks[f"{backend} {precision}"] = matmul_peak_openvino(precision, threads, n, repeats)
-    return peaks
-
-
-def matmul_peak(threads: int | None, n: int = 2048, repeats: int = 5) -> float:
-    """GFLOP/s of ORT's fp32 MatMul ``(n×n)·(n×n)`` in a session like the engine's."""
-    import onnxruntime as ort
-
-    model = _matmul_model(n)
-    rng = np.random.default_rng(0)
-    so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    if threads:
-        so.intra_op_num_threads = threads
-    sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
-    a = rng.random((n, n), dtype=np.float32)
-    sess.run(None, {"a": a})
-    return 2 * n**3 / _best(lambda: sess.run(None, {"a": a}), repeats) / 1e9
-
-
-def test_image(side: int, channels: int, seed: int = 0) -> np.ndarray:
-    """Camera-like uint16 LR frame with structure everywhere."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:side, :side].astype(np.float32)
-    img = 800 + 400 * np.sin(yy / 5.3) * np.cos(xx / 7.1) + 300 * ((yy // 11 + xx // 9) % 2)
-    img = img[None] + rng.normal(0, 40, (channels, side, side)).astype(np.float32)
-    img = np.clip(img, 0, 4095).astype(np.uint16)
-    return img[0] if channels == 1 else img
 
 
 def _models(cfg: BenchConfig) -> list[tuple[str, Any]]:
@@ -152,29 +52,6 @@ def _models(cfg: BenchConfig) -> list[tuple[str, Any]]:
     out += [("live (random weights)", live_espcn())]
     out += [(f"{n} (bundled)", p) for n, p in bundled.items() if "live" in n]
     return out
-
-
-def live_fps(model: Any, side: int, seconds: float) -> dict[str, float]:
-    """Push frames as fast as possible into a LiveProcessor for ``seconds``; its stats."""
-    from sr_engine.live import LiveProcessor
-
-    frame = test_image(side, model.n_channels)
-    proc = LiveProcessor(model, copy=False)
-    proc.push(frame)
-    with proc:
-        end = time.perf_counter() + seconds
-        while time.perf_counter() < end:
-            proc.push(frame)
-            time.sleep(0.001)
-    s = proc.stats()
-    return {
-        "fps": round(s.fps, 2),
-        "latency_p50_ms": round(s.latency_p50_ms, 1),
-        "latency_p95_ms": round(s.latency_p95_ms, 1),
-        "compute_p50_ms": round(s.compute_p50_ms, 1),
-        "processed": s.processed,
-        "dropped": s.dropped,
-    }
 
 
 def _eager_tiled(
@@ -205,7 +82,7 @@ def _eager_tiled(
     ov = model.receptive_field
     core = tile - 2 * ov
     run(x[:, :64, :64], model.scale, core, ov)  # warm-up
-    return _best(lambda: run(x, model.scale, core, ov), repeats)
+    return best_time(lambda: run(x, model.scale, core, ov), repeats)
 
 
 def bench_model(
@@ -248,12 +125,12 @@ def bench_model(
     # raw session on one full tile (no tiling, no normalisation): ORT's own efficiency
     x = np.random.default_rng(1).random((1, model.n_channels, tile, tile), dtype=np.float32)
     model.run(x)
-    t_raw = _best(lambda: model.run(x), cfg.repeats)
+    t_raw = best_time(lambda: model.run(x), cfg.repeats)
     res["raw_tile_gflops"] = round(fpp * tile * tile / t_raw / 1e9, 1)
     # engine, tiled, batch 1 and 4
     times = {}
     for b in (1, 4):
-        times[b] = _best(lambda b=b: model.predict(img, tile=tile, batch=b), cfg.repeats)
+        times[b] = best_time(lambda b=b: model.predict(img, tile=tile, batch=b), cfg.repeats)
     best_b = min(times, key=times.get)
     t = times[best_b]
     res["batch_times_s"] = {str(k): round(v, 3) for k, v in times.items()}
@@ -264,8 +141,8 @@ def bench_model(
     progress(f"{name}: tiling overhead")
     # tiling overhead at equal output: 2x2 tiles vs one window over the whole image
     # (the default tile often covers a 512² image in one window, so force a cut)
-    t_one = _best(lambda: model.predict(img, tile=side + 2 * rf), cfg.repeats)
-    t_cut = _best(lambda: model.predict(img, tile=side // 2 + 2 * rf), cfg.repeats)
+    t_one = best_time(lambda: model.predict(img, tile=side + 2 * rf), cfg.repeats)
+    t_cut = best_time(lambda: model.predict(img, tile=side // 2 + 2 * rf), cfg.repeats)
     res["untiled_s"] = round(t_one, 3)
     res["tiled_s"] = round(t_cut, 3)
     res["tile_overhead"] = round(t_cut / t_one - 1, 3)
@@ -299,109 +176,6 @@ def bench_model(
     res["backends"] = bench_backends(name, proto, cfg, sides, progress, fpp, peaks)
     echo(_format(res, peak))
     return res
-
-
-def bench_backends(
-    name: str,
-    proto: Any,
-    cfg: BenchConfig,
-    sides: tuple[int, ...],
-    progress: Callable[[str], Any] = lambda s: None,
-    flop_per_px: float | None = None,
-    peaks: dict[str, float] | None = None,
-) -> list[dict[str, Any]]:
-    """Per backend/precision this machine can run: time per frame, fps, accuracy change,
-    and (given ``flop_per_px`` and MatMul ``peaks`` from :func:`matmul_peaks`) GFLOP/s
-    against the fp32 peak and against the pair's own peak (bf16 against bf16 units).
-
-    Frames go through the whole engine (normalisation, tiles at the backend's
-    default size); the backends take turns in each timing round so that load
-    from other processes hits them alike, and the best round counts. The
-    accuracy figures are the load-time check's (reference input vs ONNX
-    Runtime fp32) plus the largest difference on the benchmark frame itself,
-    in normalised units.
-    """
-    from sr_engine.axes import resolve_layout
-    from sr_engine.backend import candidates
-    from sr_engine.model import SRModel
-    from sr_engine.normalize import fit_normalizer
-
-    pairs = candidates(cfg.backend, cfg.precision)
-    if ("onnxruntime", "fp32") not in pairs:
-        pairs = [("onnxruntime", "fp32"), *pairs]  # the accuracy reference
-    progress(f"{name}: loading {', '.join(f'{b} {p}' for b, p in pairs)}")
-    models = [SRModel(proto, threads=cfg.threads, backend=b, precision=p) for b, p in pairs]
-    rows: list[dict[str, Any]] = []
-    for (backend, precision), model in zip(pairs, models, strict=True):
-        check = next(
-            (c for c in model.backend_choice.checks if (c.backend, c.precision) == (backend,
-             precision)), None,
-        )  # fmt: skip
-        rows.append({
-            "backend": backend,
-            "precision": precision,
-            "psnr_change_db": 0.0 if check is None else check.psnr_change_db,
-            "max_abs_err": 0.0 if check is None else check.max_abs_err,
-            "frames": {},
-        })  # fmt: skip
-    for side in sides:
-        progress(f"{name}: {side}² frames, {cfg.repeats} rounds over {len(models)} backends")
-        img = test_image(side, models[0].n_channels)
-        outs = [m.predict(img) for m in models]  # warm-up: shapes compiled, tiles settled
-        best = [float("inf")] * len(models)
-        for _ in range(max(1, cfg.repeats)):
-            for i, m in enumerate(models):
-                best[i] = min(best[i], _best(lambda m=m, img=img: m.predict(img), 1))
-        layout = resolve_layout(img.shape, models[0].n_channels)
-        norm = fit_normalizer(models[0].meta.normalization, layout.to_pcyx(img), 1,
-                              models[0].n_channels)  # fmt: skip
-        span = float(max(h - lo for lo, h in zip(norm.lo, norm.hi, strict=True)))
-        for row, out, t in zip(rows, outs, best, strict=True):
-            err = float(np.abs(out - outs[0]).max()) / span
-            frame = {
-                "ms": round(1e3 * t, 1),
-                "fps": round(1 / t, 2),
-                "frame_max_abs_err": float(f"{err:.3g}"),
-                "speedup_vs_ort_fp32": round(best[0] / t, 2),
-            }
-            if flop_per_px:
-                frame.update(_peak_ratios(flop_per_px * side * side / t / 1e9, row, peaks or {}))
-            row["frames"][str(side)] = frame
-    return rows
-
-
-def _peak_ratios(gflops: float, row: dict[str, Any], peaks: dict[str, float]) -> dict[str, Any]:
-    """A frame's GFLOP/s, its share of the fp32 MatMul peak and of its own pair's peak."""
-    out: dict[str, Any] = {"gflops": round(gflops, 1)}
-    fp32 = peaks.get("onnxruntime fp32")
-    own = peaks.get(f"{row['backend']} {row['precision']}")
-    if fp32:
-        out["ratio_of_fp32_peak"] = round(gflops / fp32, 3)
-    if own:
-        out["ratio_of_own_peak"] = round(gflops / own, 3)
-    return out
-
-
-def _format_backends(rows: list[dict[str, Any]]) -> list[str]:
-    lines = []
-    for b in rows:
-        frames = ", ".join(
-            f"{side}² {f['ms']} ms = {f['fps']} fps ({f['speedup_vs_ort_fp32']}x"
-            + (f", {f['gflops']} GFLOP/s" if "gflops" in f else "")
-            + (f" = {100 * f['ratio_of_fp32_peak']:.0f}% of fp32 peak"
-               if "ratio_of_fp32_peak" in f else "")
-            + (f", {100 * f['ratio_of_own_peak']:.0f}% of its own"
-               if "ratio_of_own_peak" in f and b["precision"] != "fp32" else "")
-            + ")"
-            for side, f in b["frames"].items()
-        )  # fmt: skip
-        worst = max((f["frame_max_abs_err"] for f in b["frames"].values()), default=0.0)
-        lines.append(
-            f"  {b['backend']:<11} {b['precision']}  {frames}; ΔPSNR "
-            f"{b['psnr_change_db']:+.4f} dB, max err {b['max_abs_err']:.1e} (reference input), "
-            f"{worst:.1e} (frame)"
-        )
-    return lines
 
 
 def _format(r: dict[str, Any], peak: float) -> str:
@@ -439,7 +213,7 @@ def _format(r: dict[str, Any], peak: float) -> str:
             f"  live {s}²    {v['fps']} fps, latency p50 {v['latency_p50_ms']} ms "
             f"p95 {v['latency_p95_ms']} ms ({v['dropped']} dropped)"
         )
-    lines += _format_backends(r.get("backends", []))
+    lines += format_backends(r.get("backends", []))
     if "gigapixel" in r:
         g = r["gigapixel"]
         lines.append(
@@ -447,100 +221,6 @@ def _format(r: dict[str, Any], peak: float) -> str:
             f"({g['how']})"
         )
     return "\n".join(lines)
-
-
-# -- streaming a (giga)pixel image in a child process ---------------------------
-def _write_input(path: Path, side: int, channels: int) -> None:
-    import tifffile
-
-    t = 256
-
-    def tiles():
-        for c in range(channels):
-            for y in range(0, side, t):
-                for x in range(0, side, t):
-                    yy, xx = np.mgrid[y : y + t, x : x + t].astype(np.float32)
-                    block = 800 + 400 * np.sin(yy / 5.3) * np.cos(xx / 7.1) + 50 * c
-                    yield block.astype(np.uint16)
-
-    shape = (channels, side, side) if channels > 1 else (side, side)
-    tifffile.imwrite(path, tiles(), shape=shape, dtype=np.uint16, tile=(t, t),
-                     photometric="minisblack", bigtiff=True)  # fmt: skip
-
-
-def stream_worker(kind: str, spec: str, lr_side: int, threads: int | None, workdir: str) -> dict:
-    """Run in a child process: stream an ``lr_side``² image; time and this process's peak RSS."""
-    import onnx
-
-    from sr_engine.architectures import live_espcn, paper_generator
-    from sr_engine.model import SRModel
-    from sr_engine.stream import predict_file
-
-    proto = {"paper": paper_generator, "live": live_espcn}[kind]() if not spec else onnx.load(spec)
-    model = SRModel(proto, threads=threads)
-    src = Path(workdir) / f"lr_{lr_side}.tif"
-    if not src.exists():
-        _write_input(src, lr_side, model.n_channels)
-    out = Path(workdir) / f"sr_{kind}_{lr_side}.ome.zarr"
-    t0 = time.perf_counter()
-    res = predict_file(model, src, out, dtype="input", overwrite=True)
-    dt = time.perf_counter() - t0
-    rss = _peak_rss_mb()
-    return {"seconds": dt, "peak_rss_mb": rss, "out_pixels": int(np.prod(res.shape[-2:]))}
-
-
-def _peak_rss_mb() -> float:
-    """This process's peak RSS (VmHWM; ru_maxrss would include the parent's, kept over exec)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def stream_bench(kind: str, spec: str, lr_side: int, threads: int | None) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="srscope-bench-") as tmp:
-        cmd = [sys.executable, "-m", "sr_engine.bench", "--stream-worker", kind, spec or "",
-               str(lr_side), str(threads or 0), tmp]  # fmt: skip
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            raise RuntimeError(f"stream worker failed: {proc.stderr.strip()[-400:]}")
-        r = json.loads(proc.stdout.strip().splitlines()[-1])
-    r["seconds_for_0.38gpx"] = r["seconds"] * GIGAPIXEL_OUT / r["out_pixels"]
-    r["how"] = (
-        "measured"
-        if r["out_pixels"] >= 0.99 * GIGAPIXEL_OUT
-        else f"extrapolated from {r['out_pixels'] / 1e6:.0f} Mpx"
-    )
-    return r
-
-
-def _only_backends(
-    name: str,
-    spec: Any,
-    cfg: BenchConfig,
-    echo: Callable[[str], Any],
-    progress: Callable[[str], Any],
-    peaks: dict[str, float],
-) -> dict[str, Any]:
-    """The per-backend section alone (512² frames, and 1024² for live-tier models)."""
-    import onnx
-
-    from sr_engine.flops import flops_per_lr_pixel
-
-    proto = spec if isinstance(spec, onnx.ModelProto) else onnx.load(str(spec))
-    fpp = flops_per_lr_pixel(proto)
-    live_tier = fpp < LIVE_MAX_FLOP_PER_PX
-    sides = (64,) if cfg.quick else ((512, 1024) if live_tier else (512,))
-    r = {"model": name, "mflop_per_lr_px": round(fpp / 1e6, 4)}
-    r["backends"] = bench_backends(name, proto, cfg, sides, progress, fpp, peaks)
-    echo("\n".join([f"== {name}: {r['mflop_per_lr_px']} MFLOP/LR px", *_format_backends(
-        r["backends"])]))  # fmt: skip
-    return r
 
 
 def run_bench(
@@ -581,7 +261,7 @@ def run_bench(
             "bf16_flags": bf16,
             "threads": cfg.threads,
             "cpus": os.cpu_count(),
-            "models": [_only_backends(name, spec, cfg, echo, progress, peaks) for name, spec in
+            "models": [only_backends(name, spec, cfg, echo, progress, peaks) for name, spec in
                        _models(cfg)],
         }  # fmt: skip
     peak = peaks["onnxruntime fp32"]
@@ -617,13 +297,3 @@ def run_bench(
         echo(_format(r, peak_here))
         results["models"].append(r)
     return results
-
-
-if __name__ == "__main__":  # child process of stream_bench
-    if len(sys.argv) == 7 and sys.argv[1] == "--stream-worker":
-        _, _, kind, spec, side, threads, workdir = sys.argv
-        out = stream_worker(kind, spec, int(side), int(threads) or None, workdir)
-        print(json.dumps(out))
-    else:
-        print("usage: python -m sr_engine.bench --stream-worker KIND SPEC SIDE THREADS DIR")
-        sys.exit(2)

@@ -51,7 +51,7 @@ def describe(name: str, path: Path, fps_side: int | None = 512, seconds: float =
         "trained_on": meta.description,
     }
     if fps_side:
-        from sr_engine.bench import live_fps
+        from sr_engine.bench_timing import live_fps
         from sr_engine.model import SRModel
 
         row["fps_512"] = live_fps(SRModel(path), fps_side, seconds)["fps"]
