@@ -55,6 +55,26 @@ def model_for_channel(
     return min(found)[2] if found else None
 
 
+def higher_fidelity_model(models: dict[str, Path], channel: str, live: ModelMetadata) -> str | None:
+    """The offered model to run on the zoomed view instead of the live one, or None.
+
+    A model of a higher tier that fits ``channel`` (``balanced_fluo`` for DAPI, the
+    generalist of the channel's modality otherwise); see
+    :func:`ui.sr_budget.pick_higher_fidelity`.
+    """
+    from ui.sr_budget import pick_higher_fidelity
+
+    candidates: dict[str, tuple[ModelMetadata, str]] = {}
+    for name, path in models.items():
+        try:
+            meta = read_metadata(path)
+            fit = check_fit(meta, channel=channel)
+        except SrscopeError:
+            continue
+        candidates[name] = (meta, fit.how)
+    return pick_higher_fidelity(candidates, live)
+
+
 def model_choices(extra: list[Path] | None = None) -> dict[str, Path]:
     """Bundled models by name, plus user files by file name."""
     choices = dict(bundled_models())
@@ -99,30 +119,73 @@ class LoadedModel:
 
 
 class FrameSR:
-    """Whole-frame SR of the newest frame with the live model (the engine's LiveProcessor).
+    """Live SR of the newest frame (the engine's LiveProcessor), within a frame budget.
 
+    Whole frames with the live model; with a ``hifi`` model and a region set
+    (:meth:`set_region`, the viewer decides by :func:`ui.sr_budget.plan_frame`),
+    frames go to a second processor that runs ``hifi`` on that region only.
     A frame keeps its metadata: the LR :class:`~acquisition.models.Frame` rides
     through the engine's newest-wins processor and comes back beside its SR.
     """
 
-    def __init__(self, model: LoadedModel) -> None:
+    def __init__(self, model: LoadedModel, hifi: LoadedModel | None = None) -> None:
         self.model = model
+        self.hifi = hifi
         # (the LR frame, its SR): the pair also feeds the consistency map
         self.results: LatestSlot[tuple[Frame, np.ndarray]] = LatestSlot()
+        # (the region it was asked for, the hifi SR of that region)
+        self.region_results: LatestSlot[tuple[Region, np.ndarray]] = LatestSlot()
         self.errors: LatestSlot[str] = LatestSlot()
+        self.region: Region | None = None
         self.processor = LiveProcessor(model.model)
         self.processor.frameReady.connect(self._on_ready)
         self.processor.errorOccurred.connect(self.errors.put)
         self.processor.start()
+        self.hifi_processor: LiveProcessor | None = None
+        if hifi is not None:
+            self.hifi_processor = LiveProcessor(hifi.model)
+            self.hifi_processor.frameReady.connect(self._on_region_ready)
+            self.hifi_processor.errorOccurred.connect(self.errors.put)
+            self.hifi_processor.start()
+
+    @property
+    def showing(self) -> LoadedModel:
+        """The model that computes the frames now."""
+        return self.hifi if self.region is not None and self.hifi is not None else self.model
+
+    def set_region(self, region: Region | None) -> None:
+        """The hifi model on ``region`` (x0, y0, x1, y1 LR px) from the next frame; None: the
+        live model on whole frames."""
+        if self.hifi_processor is None:
+            region = None
+        self.region = region
+        if self.hifi_processor is not None and region is not None:
+            x0, y0, x1, y1 = region
+            self.hifi_processor.set_region((y0, y1, x0, x1))
 
     def _on_ready(self, sr: np.ndarray, info: Any) -> None:
         self.results.put((info.meta, sr))
 
+    def _on_region_ready(self, sr: np.ndarray, info: Any) -> None:
+        region = info.meta
+        x0, y0, x1, y1 = region
+        s = self.hifi.scale if self.hifi is not None else 1
+        # the processor may have picked up a newer region than the frame was sent for
+        if sr.shape[:2] == (s * (y1 - y0), s * (x1 - x0)):
+            self.region_results.put((region, sr))
+
     def submit(self, frame: Frame) -> None:
-        self.processor.push(frame.image, meta=frame)
+        region = self.region
+        if region is not None and self.hifi_processor is not None:
+            self.hifi_processor.push(frame.image, meta=region)
+        else:
+            self.processor.push(frame.image, meta=frame)
 
     def stats(self) -> dict[str, float]:
-        s = self.processor.stats()
+        proc = self.processor
+        if self.region is not None and self.hifi_processor is not None:
+            proc = self.hifi_processor
+        s = proc.stats()
         return {
             "sr_fps": s.fps,
             "latency_p50_ms": s.latency_p50_ms,
@@ -134,6 +197,9 @@ class FrameSR:
     def stop(self) -> None:
         self.processor.frameReady.disconnect(self._on_ready)
         self.processor.stop()
+        if self.hifi_processor is not None:
+            self.hifi_processor.frameReady.disconnect(self._on_region_ready)
+            self.hifi_processor.stop()
 
 
 class ViewportSR:

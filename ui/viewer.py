@@ -32,6 +32,7 @@ from ui.sr import (
     LoadedModel,
     ViewportSR,
 )
+from ui.sr_budget import BudgetPlan
 from ui.tasks import Task, TaskContext
 from ui.viewer_controls import ControlsMixin, or_default
 from ui.viewer_rig import RigMixin
@@ -45,6 +46,8 @@ class ViewerSettings(SrscopeModel):
     zoom_model: Path | None = None  # full-quality model (visible region); default: model
     out_dir: Path = Path("srscope_out")
     viewport_sr: bool = True
+    # zoomed in: the channel's higher-fidelity model on the view when it fits the frame budget
+    hifi_when_zoomed: bool = True
     # zoomed in = the visible region is at most this many LR pixels on its long side
     viewport_max_px: int = Field(256, ge=16)
     display_interval_ms: int = Field(30, ge=5)
@@ -79,6 +82,11 @@ class ViewerWindow(ControlsMixin, SRMixin, RigMixin, QtWidgets.QMainWindow):
         self.models: dict[str, Path] = dict(models or {})
         self.model: LoadedModel | None = None
         self.zoom_model: LoadedModel | None = None
+        self.hifi_model: LoadedModel | None = None  # higher fidelity on the zoomed view
+        self._live_flops_px: float | None = None
+        self._hifi_flops_px: float | None = None
+        self.budget_plan: BudgetPlan | None = None
+        self.hifi_regions_shown = 0
         self.frame_sr: FrameSR | None = None
         self.consistency: ConsistencyOverlay | None = None
         self.blended: BlendedModel | None = None
@@ -240,6 +248,13 @@ class ViewerWindow(ControlsMixin, SRMixin, RigMixin, QtWidgets.QMainWindow):
                     self.consistency.submit(lr.image, sr)
                 self.sr_shown += 1
                 self.sr_display_rate.tick()
+            region_result = self.frame_sr.region_results.take()
+            if region_result is not None and self._region_current is not None:
+                region, sr_region = region_result
+                if region == self._region_current and self.frame_sr.region == region:
+                    self.sr_pane.set_region(sr_region, region)
+                    self.region_shown += 1
+                    self.hifi_regions_shown += 1
             err = self.frame_sr.errors.take()
             if err is not None:
                 self.show_message(f"SR failed: {err}")

@@ -11,6 +11,7 @@ from pathlib import Path
 from qtpy import QtWidgets
 
 from acquisition.models import Frame
+from srscope import logger
 from srscope.errors import SrscopeError
 from ui.sr import (
     BlendedModel,
@@ -20,7 +21,9 @@ from ui.sr import (
     LoadedModel,
     ViewportSR,
     check_channel,
+    higher_fidelity_model,
 )
+from ui.sr_budget import BudgetPlan, max_region_side, model_flops_per_px, plan_frame
 
 NO_MODEL = "(none: upsampled frame)"
 NO_TWIN = "(none)"
@@ -28,6 +31,64 @@ NO_TWIN = "(none)"
 
 class SRMixin:
     """Which model runs, on what, and the SR workers' life cycle."""
+
+    # ------------------------------------------------------------------ frame budget
+    def _budget_plan(self) -> BudgetPlan | None:
+        """What the live processor runs now (None: no live SR or no frame yet)."""
+        if self.frame_sr is None or self.last_frame is None or self._live_flops_px is None:
+            return None
+        region = self.lr_pane.visible_region()
+        return plan_frame(
+            self._live_flops_px,
+            self._hifi_flops_px if self.frame_sr.hifi is not None else None,
+            self.last_frame.shape[:2],
+            region,
+            enabled=self.hifi_check.isChecked(),
+        )
+
+    def _apply_budget(self) -> bool:
+        """Point the live processor at the hifi model on the view, or the live model on
+        whole frames; True when the hifi model runs on the region."""
+        plan = self._budget_plan()
+        if plan is not None and self.budget_plan is None:
+            self.hifi_check.setToolTip(self._hifi_tooltip())  # now with the frame's size
+        self.budget_plan = plan
+        hifi = plan is not None and plan.hifi
+        if self.frame_sr is not None:
+            was = self.frame_sr.region is not None
+            self.frame_sr.set_region(plan.region if hifi else None)
+            if hifi != was:
+                self._label_sr()
+                if plan is not None:
+                    self.show_message(plan.describe(), 5000)
+                if not hifi:
+                    self._clear_region()
+        if hifi:
+            self._region_current = plan.region
+        return hifi
+
+    def _on_hifi_toggled(self, _on: bool) -> None:
+        self._maybe_request_region()
+
+    def _hifi_tooltip(self) -> str:
+        rule = (
+            "When zoomed in, run the channel's higher-fidelity model on the visible "
+            "region instead of the live model on the whole frame, if its FLOPs per LR "
+            "pixel × the region's pixels are at most the live model's FLOPs per LR pixel "
+            "× the frame's pixels"
+        )
+        if self.frame_sr is None or self.frame_sr.hifi is None or self._live_flops_px is None:
+            return rule + " (no higher-fidelity model for this model and channel)."
+        hifi, live = self.frame_sr.hifi, self.frame_sr.model
+        text = (
+            f"{rule}: {hifi.name} ({self._hifi_flops_px / 1e3:.0f} kFLOP/LR px) instead of "
+            f"{live.name} ({self._live_flops_px / 1e3:.1f} kFLOP/LR px)"
+        )
+        if self.last_frame is not None:
+            h, w = self.last_frame.shape[:2]
+            side = max_region_side(self._live_flops_px, self._hifi_flops_px, h * w)
+            text += f": views up to about {side}×{side} LR px of this {w}×{h} frame"
+        return text + "."
 
     # ------------------------------------------------------------------ viewport SR
     def zoomed_in(self) -> tuple[int, int, int, int] | None:
@@ -47,6 +108,8 @@ class SRMixin:
         self._maybe_request_region()
 
     def _maybe_request_region(self) -> None:
+        if self._apply_budget():
+            return  # the live processor spends its budget on the region
         if (
             self.viewport_sr is None
             or not self.viewport_check.isChecked()
@@ -76,6 +139,7 @@ class SRMixin:
         self.frame_sr = None
         self.viewport_sr = None
         self.consistency = None
+        self.budget_plan = None
         self.sr_pane.set_overlay(None)
         self._clear_region()
 
@@ -105,12 +169,19 @@ class SRMixin:
             name = model.name
             if self.blended is not None:
                 name = f"{self.blended.mse.name} ⊕ GAN {self.blended.gan.name}"
-            self.sr_pane.set_title(f"SR — computed by {name} (×{model.scale})")
+            if self.frame_sr.region is not None and self.frame_sr.hifi is not None:
+                self.sr_pane.set_title(
+                    f"SR — computed by {self.frame_sr.hifi.name} on the visible region "
+                    f"(higher fidelity when zoomed; ×{model.scale})"
+                )
+            else:
+                self.sr_pane.set_title(f"SR — computed by {name} (×{model.scale})")
 
     def set_model(self, path: Path | None) -> bool:
         """Load ``path`` as the live (and zoom) model; refuse a channel mismatch."""
         self._stop_sr()
-        self.model = self.zoom_model = None
+        self.model = self.zoom_model = self.hifi_model = None
+        self._live_flops_px = self._hifi_flops_px = None
         if path is None:
             self._label_sr()
             return True
@@ -131,8 +202,27 @@ class SRMixin:
                 self.zoom_model = zoom
             except SrscopeError as exc:
                 self.show_message(f"zoom model refused, using {model.name}: {exc}")
+        self._load_hifi(model)
         self._start_sr()
         return True
+
+    def _load_hifi(self, model: LoadedModel) -> None:
+        """The higher-fidelity model of the channel for the zoomed view, and both costs."""
+        try:
+            self._live_flops_px = model_flops_per_px(model.path, model.meta.n_channels)
+        except Exception as exc:  # a graph the FLOP counter cannot read: no budget
+            logger.info("viewer: no FLOP count for %s: %s", model.name, exc)
+            return
+        name = higher_fidelity_model(self.models, self.scope.channel, model.meta)
+        if name is None:
+            return
+        try:
+            hifi = LoadedModel.open(self.models[name], self.settings.threads)
+            self._hifi_flops_px = model_flops_per_px(hifi.path, hifi.meta.n_channels)
+        except Exception as exc:
+            self.show_message(f"higher-fidelity model {name} refused: {exc}")
+            return
+        self.hifi_model = hifi
 
     def _blended(self) -> LoadedModel | None:
         """The model blended with its chosen GAN twin, or None (no twin / refused)."""
@@ -164,7 +254,10 @@ class SRMixin:
             self._label_sr()
             return
         blended = self._blended()
-        self.frame_sr = FrameSR(blended or self.model)
+        # a blended GAN twin has no higher-fidelity counterpart: whole frames only
+        hifi = None if blended is not None else self.hifi_model
+        self.frame_sr = FrameSR(blended or self.model, hifi=hifi)
+        self.hifi_check.setToolTip(self._hifi_tooltip())
         self.viewport_sr = ViewportSR(blended or self.zoom_model or self.model)
         self.live.sr_sink = self.frame_sr.submit
         self._start_consistency()
