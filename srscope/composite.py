@@ -1,4 +1,4 @@
-"""Pseudo-colour composites of multi-channel images (pure NumPy, no I/O but a PNG encoder).
+"""Pseudo-colour composites of multi-channel images (NumPy; PNG through Pillow).
 
 Each channel is scaled to [0, 1] between its own low and high percentiles
 (computed once per whole channel image), multiplied by the channel's RGB
@@ -10,8 +10,6 @@ next colour of :data:`FALLBACK`.
 
 from __future__ import annotations
 
-import struct
-import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -110,24 +108,17 @@ def to_uint8(rgb: np.ndarray) -> np.ndarray:
 
 
 def png_bytes(rgb8: np.ndarray) -> bytes:
-    """An 8-bit ``(Y, X, 3)`` RGB image encoded as PNG (no third-party encoder needed)."""
+    """An 8-bit ``(Y, X, 3)`` RGB image encoded as PNG (Pillow)."""
+    import io
+
+    from PIL import Image
+
     img = np.ascontiguousarray(rgb8, dtype=np.uint8)
     if img.ndim != 3 or img.shape[2] != 3:
         raise ValueError(f"PNG needs a (Y, X, 3) uint8 image, got {img.shape}")
-    h, w = img.shape[:2]
-    raw = b"".join(b"\x00" + img[y].tobytes() for y in range(h))  # filter type 0 per row
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)  # 8 bit, truecolour
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(raw, 6))
-        + chunk(b"IEND", b"")
-    )
+    buf = io.BytesIO()
+    Image.fromarray(img, mode="RGB").save(buf, format="PNG")
+    return buf.getvalue()
 
 
 def write_png(path: str | Path, rgb8: np.ndarray) -> Path:
