@@ -23,7 +23,8 @@ spec:
 
 bioimageio.spec is an optional dependency: it is imported inside the functions.
 
-Over 400 lines because each spec field (axes, pre/post-processing, test tensors, cover, citation) is mapped and explained where it is built.
+Over 400 lines because each spec field (axes, pre/post-processing, test tensors, cover,
+citation) is mapped and explained where it is built.
 """
 
 from __future__ import annotations

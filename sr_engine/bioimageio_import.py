@@ -31,7 +31,8 @@ weights outside the package, zero-mean-unit-variance or clipping steps, an outpu
 not sized by the input) is refused in one line naming what cannot be honoured.
 Provenance in the weights' own ``srscope.*`` metadata (an srscope export) is kept.
 
-Over 400 lines because every field of the package is checked here, each refusal with its own one-line message, before anything runs.
+Over 400 lines because every field of the package is checked here, each refusal with its
+own one-line message, before anything runs.
 """
 
 from __future__ import annotations

@@ -7,7 +7,9 @@ command again resumes from the log with the same normalisation (stored in the
 run record) and gives the same result as an uninterrupted run. ``OUT`` appears
 by an atomic rename when everything, pyramid included, is written.
 
-Over 400 lines because prepare / write tile / finish share the run record and journal that make resume exact; who computes the tiles (this process, Dask) is a pluggable runner elsewhere.
+Over 400 lines because prepare / write tile / finish share the run record and journal
+that make resume exact; who computes the tiles (this process, Dask) is a pluggable
+runner elsewhere.
 """
 
 from __future__ import annotations

@@ -14,7 +14,9 @@
 5. Verify: the residual should be white noise of the fitted variance
    (``whiteness`` ≈ 0, normalised residual std ≈ 1), recorded in ``fit``.
 
-Over 400 lines because the fit of each PSF kind and each noise kind, and their cross-validated choice, are one procedure whose steps share the pairs' normal equations; the numerics live in ``kernel_fit``/``register``, the figure in ``calibration_figure``.
+Over 400 lines because the fit of each PSF kind and each noise kind, and their cross-
+validated choice, are one procedure whose steps share the pairs' normal equations; the
+numerics live in ``kernel_fit``/``register``, the figure in ``calibration_figure``.
 """
 
 from __future__ import annotations

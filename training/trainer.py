@@ -4,7 +4,9 @@ Deterministic for a seed: model init from ``torch.manual_seed``, batches from th
 sampler's NumPy generator; both states are checkpointed, so ``resume`` continues
 exactly where a killed run stopped.
 
-Over 400 lines because the loop, its checkpoint/resume state and its validation share one state object; models, losses, EMA, data and real-capture validation live in their own modules.
+Over 400 lines because the loop, its checkpoint/resume state and its validation share
+one state object; models, losses, EMA, data and real-capture validation live in their
+own modules.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ focus, objective (turret label ``<mag>x/<NA>``), channel (filter label) and
 shutter. Devices of one core find each other through a small registry keyed by
 that core's signal object (device adapters only get an emit-only core proxy).
 
-One file on purpose: pymmcore-plus loads every ``#py pyDevice`` class of the config from one module, and the devices share its registry.
+One file on purpose: pymmcore-plus loads every ``#py pyDevice`` class of the config from
+one module, and the devices share its registry.
 """
 
 from __future__ import annotations

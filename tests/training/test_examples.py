@@ -1,4 +1,4 @@
-"""The training configs shipped in examples/ are valid TrainConfigs that mean what the README says."""
+"""The training configs shipped in examples/ are valid and mean what the README says."""
 
 from __future__ import annotations
 

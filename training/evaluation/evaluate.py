@@ -16,7 +16,9 @@ For every reference entry with an LR capture:
 6. add decorrelation resolution (LR, SR, HR), the space-bandwidth product and
    the consistency map of the SR against the real LR frame.
 
-Over 400 lines because registration, baselines, scores, resolution and consistency are computed per entry on the same aligned pixels; the metrics, baselines and report are modules of their own.
+Over 400 lines because registration, baselines, scores, resolution and consistency are
+computed per entry on the same aligned pixels; the metrics, baselines and report are
+modules of their own.
 """
 
 from __future__ import annotations

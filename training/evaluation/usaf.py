@@ -18,7 +18,8 @@ Two modes:
   detected at all, so "finest resolved" there means "finest detected and
   resolved": an upper bound on the resolution, not a measurement of it.
 
-Over 400 lines because the two modes share the profile and contrast code; the figures are in ``usaf_report``.
+Over 400 lines because the two modes share the profile and contrast code; the figures
+are in ``usaf_report``.
 """
 
 from __future__ import annotations
