@@ -1297,6 +1297,7 @@ def test_case_table_is_large_and_unique() -> None:
     ids = [c.id for c in CASES]
     assert len(ids) == len(set(ids))
     assert len(CASES) - len(SOAK) >= 60  # in the default run
+    assert len(CASES) >= 180  # the sweep of issue 13 (done-when 1), with `-m soak`
     assert set(ids) >= SOAK
     commands = {c.argv[0] for c in CASES}
     for cmd in (
@@ -1314,5 +1315,7 @@ def test_case_table_is_large_and_unique() -> None:
         "bench",
         "models",
         "demo",
+        "export-bioimageio",
+        "version",
     ):
         assert cmd in commands, cmd
