@@ -11,7 +11,8 @@ from useq import MDASequence
 
 from acquisition.sequence import count_frames, load_sequence
 
-EXAMPLE = Path(__file__).parents[2] / "examples" / "sequence.yaml"
+EXAMPLES = Path(__file__).parents[2] / "examples"
+EXAMPLE = EXAMPLES / "sequence.yaml"
 
 
 def test_the_example_sequence_is_a_useq_sequence() -> None:
@@ -31,3 +32,18 @@ def test_acquire_runs_the_example_at_the_objective_asked_for(tmp_path: Path) -> 
     assert run.returncode == 0, run.stderr
     attrs = dict(zarr.open_group(str(out), mode="r").attrs)
     assert attrs["srscope"]["objective"].startswith("5x")
+
+
+def test_the_example_rig_settings_load_and_drive_the_sim(tmp_path: Path) -> None:
+    from acquisition.models import RigSettings
+
+    rig = RigSettings.from_file(EXAMPLES / "rig.yaml")
+    assert (rig.objective_group, rig.lr_objective, rig.hr_objective) == ("Objective", "5x", "20x")
+    out = tmp_path / "snap.ome.tif"
+    run = subprocess.run(
+        [sys.executable, "-m", "srscope", "snap", "--rig", str(EXAMPLES / "rig.yaml"),
+         "--objective", "5x", "--roi", "32", "--out", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert out.exists()
