@@ -33,11 +33,13 @@ from srscope.errors import SrscopeError
 from srscope.model_base import one_line
 from srscope.relay import Relay
 
-__all__ = ["FrameProcessor", "LiveStats", "LiveStream", "ProcessorRelay"]
+__all__ = ["FrameProcessor", "LiveStream", "ProcessorRelay", "StreamStats"]
 
 
 @dataclass(frozen=True)
-class LiveStats:
+class StreamStats:
+    """A camera stream's counts: frames, display and processor drops, camera overflow."""
+
     frames: int
     elapsed_s: float  # first frame to last frame
     display_dropped: int
@@ -119,7 +121,7 @@ class LiveStream:
         self._threads.append(t)
         return self
 
-    def stop(self) -> LiveStats:
+    def stop(self) -> StreamStats:
         if self._running.is_set():
             self._running.clear()
             core = self.microscope.core
@@ -181,8 +183,8 @@ class LiveStream:
         return self._frames
 
     @property
-    def stats(self) -> LiveStats:
-        return LiveStats(
+    def stats(self) -> StreamStats:
+        return StreamStats(
             frames=self._frames,
             elapsed_s=max(0.0, self._t1 - self._t0) if self._frames else 0.0,
             display_dropped=self._display.dropped,

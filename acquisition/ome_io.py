@@ -113,14 +113,6 @@ def annotate_zarr(path: str | os.PathLike, info: dict[str, Any]) -> None:
     group.attrs.update({"srscope": json.loads(json.dumps(info, default=str))})
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """A 2-D image written by :func:`write_image` (OME-Zarr or OME-TIFF)."""
-    path = Path(path)
-    if path.suffix in (".tif", ".tiff"):
-        return tifffile.imread(path)
-    return np.asarray(zarr.open_array(path / "0", mode="r"))
-
-
 def write_image(path: Path, image: np.ndarray, pixel_size_um: float, name: str) -> Path:
     """A single 2-D image as OME-Zarr (``.zarr``) or OME-TIFF, with its pixel size."""
     h, w = image.shape

@@ -31,7 +31,6 @@ from typing import Any
 import numpy as np
 
 from acquisition.frame_ring import FrameRing
-from acquisition.ome_io import read_image
 from acquisition.sr_messages import (
     Begin,
     Done,
@@ -48,6 +47,7 @@ from acquisition.sr_messages import (
 from acquisition.sr_worker import serve
 from srscope import logger
 from srscope.errors import SrscopeError
+from srscope.images import read_image
 
 
 @dataclass

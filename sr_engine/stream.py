@@ -30,7 +30,7 @@ from sr_engine.normalize import Normalizer, fit_normalizer, strided_sample, to_d
 from sr_engine.predict import TileConfig, run_tiles
 from sr_engine.sources import Source, open_source
 from sr_engine.tiling import Tile, iter_tiles
-from sr_engine.writers import build_pyramid, ngff_attrs, pyramid_shapes, write_ome_tiff
+from sr_engine.writers import build_pyramid, ngff_attrs, pyramid_shapes, pyramid_to_ome_tiff
 from srscope import logger
 from srscope.atomic import write_text_atomic
 from srscope.errors import SrscopeError
@@ -364,7 +364,7 @@ def finish(model: SRModel, plan: StreamPlan, overwrite: bool, computed: int) -> 
     else:
         tmp = Path(str(out) + ".partial.tif")
         annotations = {"srscope": json.dumps(provenance)}
-        write_ome_tiff(group, len(shapes), tmp, out_axes, hr_px, channels, annotations)
+        pyramid_to_ome_tiff(group, len(shapes), tmp, out_axes, hr_px, channels, annotations)
         os.replace(tmp, out)
         shutil.rmtree(work)
     resumed = len(plan.done)

@@ -124,7 +124,7 @@ def build_pyramid(group: Any, shapes: list[tuple[int, ...]], chunks: tuple[int, 
         logger.debug("pyramid level %d %s written", k, shapes[k])
 
 
-def write_ome_tiff(
+def pyramid_to_ome_tiff(
     group: Any,
     n_levels: int,
     path: Path,

@@ -19,12 +19,12 @@ import numpy as np
 
 from acquisition.models import Frame, FrameMeta
 from acquisition.mosaic import place_tiles
-from acquisition.ome_io import read_image
 from acquisition.references import capture_references, grid_positions, random_positions, square_area
 from acquisition.rig import Rig
 from acquisition.scan import GridPlan, ScanResult, run_scan
 from acquisition.sr_hook import sr_processor
 from srscope.errors import SrscopeError
+from srscope.images import read_image
 from srscope.references import ReferenceSet
 from ui.panels import ReferencesRequest, ScanRequest
 from ui.tasks import TaskContext

@@ -22,7 +22,6 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from acquisition.microscope import Microscope
-from acquisition.ome_io import read_image
 from acquisition.references import capture_references
 from acquisition.rig import Rig, magnification
 from acquisition.scan import GridPlan, ScanResult, run_scan
@@ -33,6 +32,7 @@ from srscope import logger
 from srscope.atomic import check_output_folder, clear_owned
 from srscope.degradation import DegradationRecord
 from srscope.errors import SrscopeError
+from srscope.images import read_image
 from srscope.model_base import SrscopeModel
 from srscope_cli.demo.report import write_demo_report
 from srscope_cli.demo.result import DemoResult
