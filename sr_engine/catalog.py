@@ -36,10 +36,9 @@ def describe(name: str, path: Path, fps_side: int | None = 512, seconds: float =
     """One row of the catalogue; ``fps_side`` None skips the speed measurement."""
     proto = onnx.load(str(path))
     meta = ModelMetadata.from_props(props_of(proto), str(path))
-    cfg = meta.training.get("config", {})
     row: dict[str, Any] = {
         "name": name,
-        "tier": cfg.get("preset", "unknown"),
+        "tier": meta.tier or "unknown",
         "modality": modality(meta.channels),
         "channels": meta.channels,
         "scale": meta.scale,

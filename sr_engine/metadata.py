@@ -71,6 +71,10 @@ class FixedNormalization(_Frozen):
 Normalization = Annotated[PercentileNormalization | FixedNormalization, Field(discriminator="kind")]
 
 
+#: model tiers (training presets) from fastest to most faithful
+TIERS = ("live", "balanced", "paper")
+
+
 class ModelMetadata(_Frozen):
     """Everything the engine needs to run a model, plus its provenance."""
 
@@ -104,6 +108,16 @@ class ModelMetadata(_Frozen):
     @property
     def n_channels(self) -> int:
         return len(self.channels)
+
+    @property
+    def tier(self) -> str:
+        """The training preset (``live``, ``balanced``, ``paper``), or ``""`` when not recorded."""
+        return str(self.training.get("config", {}).get("preset", "") or "")
+
+    @property
+    def tier_rank(self) -> int:
+        """Position of :attr:`tier` in :data:`TIERS`; an unknown tier ranks after them all."""
+        return TIERS.index(self.tier) if self.tier in TIERS else len(TIERS)
 
     # -- metadata_props --------------------------------------------------
     def to_props(self) -> dict[str, str]:

@@ -42,7 +42,6 @@ def model_for_channel(
     a generalist of the channel's modality (``generalist_fluo`` for FITC) next.
     Live-tier models come first within each: this is for the live view.
     """
-    tiers = {"live": 0, "balanced": 1, "paper": 2}
     found: list[tuple[int, int, str]] = []
     for name, path in models.items():
         try:
@@ -50,8 +49,7 @@ def model_for_channel(
             fit = check_fit(meta, channel=channel, pixel_size_um=pixel_size_um)
         except SrscopeError:
             continue
-        tier = meta.training.get("config", {}).get("preset", "")
-        found.append((0 if fit.how == "exact" else 1, tiers.get(tier, 3), name))
+        found.append((0 if fit.how == "exact" else 1, meta.tier_rank, name))
     return min(found)[2] if found else None
 
 

@@ -13,10 +13,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from sr_engine.metadata import ModelMetadata
-
-#: model tiers from fastest to most faithful (``training.config.preset`` of a model)
-TIERS = ("live", "balanced", "paper")
+from sr_engine.metadata import TIERS, ModelMetadata
 
 # (x0, y0, x1, y1) in LR pixels, as the viewer's panes give it
 Region = tuple[int, int, int, int]
@@ -24,11 +21,12 @@ Region = tuple[int, int, int, int]
 
 def tier_of(meta: ModelMetadata) -> str:
     """The model's tier (``live``, ``balanced``, ``paper``), or ``""`` when not recorded."""
-    return str(meta.training.get("config", {}).get("preset", "") or "")
+    return meta.tier
 
 
 def tier_rank(tier: str) -> int:
-    """Position of ``tier`` in :data:`TIERS`; an unknown tier ranks below ``live``."""
+    """Position of ``tier`` in :data:`~sr_engine.metadata.TIERS`; an unknown tier ranks
+    below ``live`` (a model without a recorded preset is never the higher-fidelity one)."""
     return TIERS.index(tier) if tier in TIERS else -1
 
 
