@@ -45,6 +45,7 @@ from acquisition.sr_messages import (
     UseRing,
 )
 from acquisition.sr_worker import serve
+from acquisition.worker_logging import LogForwarder
 from srscope import logger
 from srscope.errors import SrscopeError
 from srscope.images import read_image
@@ -98,7 +99,7 @@ def _model_file(model: Any) -> str:
     return str(path)
 
 
-def _stop_worker(process: Any, send_end: Any, rings: list[Any]) -> None:
+def _stop_worker(process: Any, send_end: Any, rings: list[Any], logs: LogForwarder) -> None:
     if process.is_alive():
         with suppress(OSError):
             send_end.send(Exit())
@@ -108,6 +109,7 @@ def _stop_worker(process: Any, send_end: Any, rings: list[Any]) -> None:
     if process.is_alive():
         process.terminate()
         process.join(1.0)
+    logs.stop()  # after the worker ended: its last records are handled first
 
 
 class SRFrameProcessor:
@@ -167,6 +169,7 @@ class SRFrameProcessor:
         self._freed = ctx.Queue()  # frame-ring slots the worker has finished with
         self._rings: list[Any] = []  # at most one: made at the first frame
         self._ring_slots = min(max_queue, 8)  # slots come back within a frame or so
+        self._logs = LogForwarder(ctx).start()  # the worker's warnings reach our handlers
         self._process = ctx.Process(
             target=serve,
             args=(
@@ -182,13 +185,15 @@ class SRFrameProcessor:
                 self._freed,
                 max_queue,
                 provenance,
+                self._logs.queue,
+                self._logs.level,
             ),
             name="srscope-sr",
             daemon=True,
         )
         self._process.start()
         self._finalizer = weakref.finalize(
-            self, _stop_worker, self._process, self._send_end, self._rings
+            self, _stop_worker, self._process, self._send_end, self._rings, self._logs
         )
         reply = self._reply(start_timeout_s)
         if not isinstance(reply, Ready):

@@ -19,6 +19,7 @@ each finished SR image.
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import threading
@@ -47,6 +48,7 @@ from acquisition.sr_messages import (
 )
 from acquisition.sr_pacer import Pacer
 from acquisition.sr_views import with_channel_colors, write_views
+from acquisition.worker_logging import forward_to_parent
 from srscope import logger
 from srscope.errors import SrscopeError
 
@@ -81,6 +83,8 @@ def serve(
     freed: Any = None,
     max_queue: int = 256,
     provenance: dict[str, Any] | None = None,
+    log_queue: Any = None,
+    log_level: int = logging.WARNING,
 ) -> None:
     """The worker's main loop (the target of the spawned process).
 
@@ -89,8 +93,14 @@ def serve(
 
     ``last_frame_at`` (a shared double, ``time.monotonic()`` of the newest raw
     frame, set by the acquisition side) and ``yield_ms``: see :class:`Pacer`.
+
+    ``log_queue``, ``log_level``: this process's ``srscope`` records at
+    ``log_level`` or above go to the parent (:mod:`acquisition.worker_logging`).
     """
     import signal
+
+    if log_queue is not None:
+        forward_to_parent(log_queue, log_level)
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the acquisition side's to handle
     priority = idle_priority()

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -100,6 +103,62 @@ def test_bad_frames_are_counted_and_blank_frames_keep_the_indices(fitc_model, tm
     sr = np.asarray(zarr.open_array(tmp_path / "sr.ome.zarr" / "0", mode="r"))
     assert sr.shape == (3, 64, 64)
     assert np.all(sr[0] == 700) and np.all(sr[1] == 0) and np.all(sr[2] == 700)
+
+
+def _nan_frames(proc: SRFrameProcessor, n_bad: int) -> None:
+    from acquisition.models import FrameMeta
+
+    good = np.full((16, 16), 700, np.float32)
+    bad = good.copy()
+    bad[3, 3] = np.nan
+    for i, img in enumerate([good] + [bad] * n_bad):
+        proc.process(img, FrameMeta(1.3, (0.0, 0.0, 0.0), "5x", "FITC", 10.0, index=i))
+    proc.finish()
+
+
+def test_a_worker_warning_reaches_the_parent_logger(fitc_model, tmp_path, caplog):
+    caplog.set_level(logging.WARNING, logger="srscope")
+    with SRFrameProcessor(fitc_model, tmp_path / "sr.ome.zarr") as proc:
+        _nan_frames(proc, 1)
+    # close() ends the worker, then handles what it logged
+    from_worker = [r for r in caplog.records if r.process != os.getpid()]
+    assert [(r.name, r.levelname, r.processName) for r in from_worker] == [
+        ("srscope", "WARNING", "srscope-sr")
+    ]
+    assert from_worker[0].getMessage().startswith("SR of frame 1 failed")
+
+
+WORKER_WARNS = """
+import sys
+from acquisition.sr_hook import SRFrameProcessor
+from srscope._logger import configure_logging
+from tests.ui.test_onthefly import _nan_frames
+
+undo = configure_logging(0, sys.argv[3])
+with SRFrameProcessor(sys.argv[1], sys.argv[2]) as proc:
+    _nan_frames(proc, 3)
+undo()
+"""
+
+
+def test_a_worker_warning_is_shown_once_on_stderr_and_logged_to_the_file(fitc_model, tmp_path):
+    """As a user sees it: a command's process, its SR worker, stderr and --log-file."""
+    log = tmp_path / "run.log"
+    args = [str(fitc_model), str(tmp_path / "sr.ome.zarr"), str(log)]
+    run = subprocess.run(
+        [sys.executable, "-c", WORKER_WARNS, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).parents[2],
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stderr.splitlines() == [
+        "warning: SR of frame 1 failed: the image has NaN or infinite pixels",
+        "warning: 2 repeated warning(s) not shown again (all in " + str(log) + ")",
+    ]
+    logged = [line for line in log.read_text().splitlines() if "SR of frame" in line]
+    assert [line.split("SR of frame ")[1][:1] for line in logged] == ["1", "2", "3"]
 
 
 def test_a_corrupt_model_is_refused_before_acquisition(tmp_path):
