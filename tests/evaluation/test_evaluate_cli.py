@@ -82,6 +82,10 @@ def test_usaf_cli_simulated_with_model(tiny_models, tmp_path):
     assert list(data["summary"]) == ["LR", "bicubic", "mse", "HR"]
     assert data["summary"]["HR"]["finest_resolved"].startswith("G9")
     assert "data:image/png;base64," in (out / "usaf.html").read_text()
+    from training.evaluation.usaf_report import UsafReport
+
+    again = UsafReport.from_file(out / "usaf.json")  # the file reads back into its model
+    assert again.model_dump(mode="json") == data
 
 
 def test_usaf_cli_unknown_pixel_size_detects_triplets(tmp_path):

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import Field
 
 from srscope.atomic import write_text_atomic
 from srscope.errors import SrscopeError
+from srscope.model_base import SrscopeModel
 from srscope.pixels import check_finite
 from training.evaluation.baselines import bicubic
 from training.evaluation.usaf import (
@@ -32,16 +33,16 @@ from training.evaluation.usaf import (
 )
 
 
-class UsafReport(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class UsafReport(SrscopeModel):
+    """What ``usaf.json`` holds (``format`` names its version)."""
 
     format: str = "srscope-usaf/1"
     source: str
     groups: list[int]
-    images: dict[str, UsafResult] = {}
-    triplets: list[Triplet] = []
-    summary: dict[str, dict[str, Any]] = {}
-    notes: list[str] = []
+    images: dict[str, UsafResult] = Field(default_factory=dict)
+    triplets: list[Triplet] = Field(default_factory=list)
+    summary: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)
 
 
 def read_plane_and_pixel_size(path: Path) -> tuple[np.ndarray, float | None]:
@@ -179,7 +180,7 @@ def write_usaf_report(report: UsafReport, figures: list[tuple[str, bytes]], out:
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "figures").mkdir(exist_ok=True)
-    write_text_atomic(out / "usaf.json", report.model_dump_json(indent=2))
+    report.to_file(out / "usaf.json")
     for name, data in figures:
         (out / "figures" / f"usaf_{name}.png").write_bytes(data)
     rows = "".join(
