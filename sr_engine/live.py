@@ -1,7 +1,7 @@
 """Live streams: the newest frame wins, the producer never waits, memory stays bounded.
 
 ``push`` (any thread, e.g. a camera relay) hands the frame to a newest-wins
-:class:`srscope.relay.Relay` (its one-slot ``LatestSlot``, O(1) under a lock);
+:class:`srscope.relay.Relay` (one waiting item, O(1) under a lock);
 an older unprocessed frame is dropped and counted. The relay's thread
 super-resolves the newest frame and emits
 ``frameReady(sr, info)`` (psygnal, from the worker thread: connect with

@@ -95,6 +95,9 @@ class Relay(Generic[T, R]):
     thread; an exception in ``fn`` is counted and reported, never raised into the
     producer, and the relay carries on. ``latency_ms`` holds the last
     ``history`` submit-to-result times, ``done_at`` their completion times.
+
+    The thread sleeps on one condition that both :meth:`submit` and :meth:`stop`
+    signal: an idle relay takes no CPU (no polling) and a stop wakes it at once.
     """
 
     def __init__(
@@ -114,10 +117,11 @@ class Relay(Generic[T, R]):
         self.name = name
         self.on_result = on_result
         self.on_error = on_error
-        self._slot: LatestSlot[tuple[T, float]] = LatestSlot()
-        self._queue: collections.deque[tuple[T, float]] = collections.deque()
-        self._cond = threading.Condition()
-        self._stop = threading.Event()
+        # what waits for the thread: at most one entry with policy "latest"
+        self._waiting: collections.deque[tuple[T, float]] = collections.deque()
+        self._cond = threading.Condition()  # guards _waiting, _stopping, _dropped
+        self._stopping = False
+        self._dropped = 0
         self._thread: threading.Thread | None = None
         self.submitted = 0
         self.done = 0
@@ -130,7 +134,8 @@ class Relay(Generic[T, R]):
     # -- life cycle -------------------------------------------------------------
     def start(self) -> Relay[T, R]:
         if self._thread is None:
-            self._stop.clear()
+            with self._cond:
+                self._stopping = False
             self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
             self._thread.start()
         return self
@@ -140,64 +145,63 @@ class Relay(Generic[T, R]):
         return self._thread is not None
 
     def stop(self, drain: bool = False, timeout: float = 60.0) -> None:
-        """Stop the thread; with ``drain`` first process everything waiting."""
-        if self._thread is None:
+        """Stop the thread and wait up to ``timeout`` s for it to end.
+
+        Without ``drain`` what is waiting is dropped; the item being processed
+        is finished. With ``drain`` everything submitted is processed first
+        (policy "latest": the newest waiting item). Called from the relay
+        thread itself (a callback), it returns at once and the thread ends
+        after the callback.
+        """
+        thread = self._thread
+        if thread is None:
             return
-        if drain:
-            deadline = time.monotonic() + timeout
-            while self.pending() and time.monotonic() < deadline:
-                time.sleep(0.005)
-        else:
-            with self._cond:
-                self._queue.clear()
-            self._slot.clear()
-        self._stop.set()
-        self._slot.wake()
+        on_thread = thread is threading.current_thread()
         with self._cond:
+            if not drain:
+                self._waiting.clear()
+            elif not on_thread:  # the thread wakes us each time it takes an item
+                self._cond.wait_for(lambda: not self._waiting, timeout)
+            self._stopping = True
             self._cond.notify_all()
-        if self._thread is not threading.current_thread():
-            self._thread.join(timeout)
+        if not on_thread:
+            thread.join(timeout)
         self._thread = None
 
     # -- producer side -------------------------------------------------------------
     def submit(self, item: T) -> None:
         """Hand over ``item``; returns at once (an unread older item may be dropped)."""
-        self.submitted += 1
         entry = (item, time.perf_counter())
-        if self.policy == "latest":
-            self._slot.put(entry)
-        else:
-            with self._cond:
-                self._queue.append(entry)
-                self._cond.notify()
+        with self._cond:
+            self.submitted += 1
+            if self.policy == "latest" and self._waiting:
+                self._waiting.clear()
+                self._dropped += 1
+            self._waiting.append(entry)
+            self._cond.notify_all()
 
     @property
     def dropped(self) -> int:
         """Items replaced before the thread took them (always 0 with policy "all")."""
-        return self._slot.dropped
+        return self._dropped
 
     def pending(self) -> int:
         """Items submitted and not taken yet."""
-        return len(self._queue) if self.policy == "all" else int(self._slot.pending)
+        return len(self._waiting)
 
     # -- the thread ------------------------------------------------------------------
     def _next(self) -> tuple[T, float] | None:
-        if self.policy == "latest":
-            return self._slot.get(timeout=0.05)
+        """The next item to process; None when stopped (policy "all": once none waits)."""
         with self._cond:
-            if not self._queue:
-                self._cond.wait(0.05)
-            return self._queue.popleft() if self._queue else None
+            self._cond.wait_for(lambda: self._waiting or self._stopping)
+            if self._stopping and (self.policy == "latest" or not self._waiting):
+                return None  # stopped: a stale newest item is not worth processing
+            entry = self._waiting.popleft()
+            self._cond.notify_all()  # a draining stop() waits for the queue to empty
+            return entry
 
     def _run(self) -> None:
-        while True:
-            entry = self._next()
-            if entry is None:
-                if self._stop.is_set():
-                    return
-                continue
-            if self._stop.is_set() and self.policy == "latest":
-                return  # stopped: a stale newest item is not worth processing
+        while (entry := self._next()) is not None:
             self.apply(*entry)
 
     def apply(self, item: T, submitted_at: float | None = None) -> None:
