@@ -67,7 +67,7 @@ def _open(
                     scope.core.setProperty("Camera", "Specimen", specimen)
                 except SrscopeError:
                     raise
-                except Exception as exc:
+                except Exception as exc:  # whatever the simulated device refuses with
                     raise SrscopeError(f"bad specimen {specimen!r}: {exc}") from None
         elif specimen:
             raise SrscopeError("--specimen applies to the simulated rig only")

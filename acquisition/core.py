@@ -84,7 +84,7 @@ def open_core(config: str | Path | None = None) -> CMMCorePlus:
     try:
         with _quiet_pymmcore():
             core.loadSystemConfiguration(str(path))
-    except Exception as exc:
+    except Exception as exc:  # CMMError (RuntimeError), or a Python device's own error
         msg = one_line(exc, None)
     if not msg and not core.getCameraDevice():
         msg = "it defines no camera (is it a Micro-Manager hardware configuration?)"

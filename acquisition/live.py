@@ -110,7 +110,7 @@ class LiveStream:
         self._prev_hook, threading.excepthook = threading.excepthook, self._camera_thread_hook
         try:
             core.startContinuousSequenceAcquisition(0)
-        except Exception as exc:
+        except Exception as exc:  # CMMError, or a Python camera's own error
             self._running.clear()
             threading.excepthook = self._prev_hook
             raise SrscopeError(f"cannot start live: {one_line(exc, None)}") from None

@@ -104,7 +104,7 @@ class ProcessorRelay:
         if drain and isinstance(self.processor, FinishingProcessor):
             try:
                 self.processor.finish()
-            except Exception:
+            except Exception:  # a processor's bug is counted and logged, the stop completes
                 self._relay.failures += 1
                 logger.exception("frame processor failed to finish")
 

@@ -136,7 +136,7 @@ class Rig:
             return ""
         try:
             data = self.core.getConfigData(self.settings.objective_group, preset)
-        except Exception:
+        except Exception:  # any device error: the preset's own name will do
             return preset
         for _dev, prop, value in data:
             if prop == "Label":
@@ -196,7 +196,7 @@ class Rig:
         """Camera ROI in sensor pixels (centred ROIs keep the field centred on the stage)."""
         try:
             self.core.setROI(int(x), int(y), int(width), int(height))
-        except Exception as exc:
+        except Exception as exc:  # CMMError, or a Python camera's own error
             raise SrscopeError(f"cannot set ROI ({x}, {y}, {width}, {height}): {exc}") from None
 
     def set_centered_roi(self, width: int, height: int | None = None) -> None:
@@ -244,7 +244,7 @@ class Rig:
                 core.waitForDevice(core.getFocusDevice())
         except SrscopeError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # CMMError, or a Python stage's own error
             msg = one_line(exc, None)
             raise SrscopeError(f"stage move to x={x}, y={y}, z={z} refused: {msg}") from None
         self.stage_moved.emit(*self.position_um)
@@ -313,7 +313,7 @@ class Rig:
         try:
             self.core.snapImage()
             image = np.array(self.core.getImage(), copy=True)
-        except Exception as exc:
+        except Exception as exc:  # CMMError, or a Python camera's own error
             msg = one_line(exc, None)
             raise SrscopeError(f"snap failed: {msg}") from None
         logger.debug(

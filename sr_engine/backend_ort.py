@@ -166,6 +166,6 @@ def make_session(
         )
     try:
         return ort.InferenceSession(data, sess_options=so, providers=providers)
-    except Exception as exc:
+    except Exception as exc:  # ONNX Runtime's error classes derive from Exception only
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
         raise ModelError(f"ONNX Runtime cannot load the model: {first}") from None

@@ -194,7 +194,7 @@ def select_backend(
     for name, prec in pairs:
         try:
             built.append((name, prec, make_backend(name, prec, run_bytes, threads, reference), ""))
-        except Exception as exc:
+        except Exception as exc:  # each runtime has its own error classes
             first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
             if how == "requested" or backend == name:
                 raise ModelError(f"{name} cannot load {source}: {first}") from None

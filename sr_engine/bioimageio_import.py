@@ -233,7 +233,7 @@ def _load_onnx(data: bytes, path: Path) -> Any:
 
     try:
         proto = onnx.load_model_from_string(data)
-    except Exception:
+    except Exception:  # onnx raises DecodeError / various on garbage
         raise PackageError(f"{path}: its ONNX weights are not a readable ONNX model") from None
     if any(t.data_location == onnx.TensorProto.EXTERNAL for t in proto.graph.initializer):
         raise PackageError(f"{path}: its ONNX weights keep tensors in external files")

@@ -237,7 +237,7 @@ class SRModel:
         x = x.reshape(1, self.n_channels, h, w)
         try:
             y = self.run(x)
-        except Exception as exc:
+        except Exception as exc:  # each runtime has its own error classes
             first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
             raise ModelError(
                 f"{self.source}: model fails on a {h}x{w} probe input "
@@ -270,14 +270,14 @@ def load_proto(model: Any) -> tuple[str, Any]:
         source = "<model bytes>"
         try:
             return source, onnx.load_model_from_string(model)
-        except Exception:
+        except Exception:  # onnx raises DecodeError / various on garbage
             raise ModelError(f"{source} is not a readable ONNX model") from None
     path = Path(model)
     if not path.is_file():
         raise ModelError(f"model file not found: {path}")
     try:
         proto = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:
+    except Exception as exc:  # onnx raises DecodeError / various on garbage
         raise ModelError(f"{path} is not a readable ONNX model ({type(exc).__name__})") from None
     if any(t.data_location == onnx.TensorProto.EXTERNAL for t in proto.graph.initializer):
         raise ModelError(

@@ -106,7 +106,7 @@ def open_source(
             source = _open_tiff(path, n_channels, axes)
     except SrscopeError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # tifffile and zarr raise various on damaged files
         raise SrscopeError(
             f"cannot read {path} as TIFF or OME-Zarr ({type(exc).__name__}: {str(exc)[:120]})"
         ) from None
@@ -135,7 +135,7 @@ def _open_tiff(path: Path, n_channels: int, axes: str | None) -> Source:
         layout = resolve_layout(shape, n_channels, axes or tiff_axes)
         px = _ome_pixel_size(tf.ome_metadata) if tf.is_ome else _resolution_pixel_size(tf)
         channels = _ome_channel_names(tf.ome_metadata) if tf.is_ome else None
-    except Exception:
+    except Exception:  # close the file whatever went wrong, and re-raise
         tf.close()
         raise
     return Source(arr, layout, px, str(path), channels=channels, _close=tf.close)

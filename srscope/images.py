@@ -36,7 +36,7 @@ def read_image(path: str | Path) -> np.ndarray:
             import tifffile
 
             arr = tifffile.imread(path)
-    except Exception as exc:
+    except Exception as exc:  # Pillow and tifffile raise various on damaged files
         raise SrscopeError(f"cannot read image {path}: {type(exc).__name__}: {exc}") from None
     if arr.size == 0:
         raise SrscopeError(f"cannot read image {path}: it holds no pixels (damaged or not a TIFF)")

@@ -30,7 +30,7 @@ def load(path: Path) -> dict[str, Any]:
         raise SrscopeError(f"no checkpoint to resume from: {path}")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
+    except Exception as exc:  # torch.load raises various on a damaged file
         raise SrscopeError(
             f"checkpoint {path} is corrupt, unreadable or holds more than weights "
             f"({type(exc).__name__}); it was left as is: delete it to start over, or restore "

@@ -69,7 +69,7 @@ class VGG19Features(nn.Module):
             raise SrscopeError(f"VGG19 weights not found: {path}")
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:
+        except Exception as exc:  # torch.load raises various on a damaged file
             raise SrscopeError(f"cannot read VGG19 weights {path}: {type(exc).__name__}") from None
         if isinstance(state, dict) and "state_dict" in state:
             state = state["state_dict"]

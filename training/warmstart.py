@@ -22,7 +22,7 @@ def init_model(path: str | Path) -> tuple[dict[str, torch.Tensor], ModelMetadata
     """The named weights and the metadata of an srscope ONNX export."""
     try:
         proto = onnx.load(str(path))
-    except Exception as exc:
+    except Exception as exc:  # onnx raises DecodeError / various on garbage
         raise SrscopeError(f"cannot read --init model {path}: {type(exc).__name__}") from None
     meta = ModelMetadata.from_props(props_of(proto), str(path))
     weights = {

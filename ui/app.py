@@ -42,7 +42,7 @@ def ensure_display() -> None:
         )
     try:
         import qtpy  # noqa: F401
-    except Exception as exc:
+    except (ImportError, RuntimeError) as exc:  # qtpy: no binding, or an unusable one
         raise NoDisplayError(f"the viewer needs Qt ({exc}): pip install 'srscope[ui]'") from None
 
 
@@ -87,7 +87,7 @@ def prepare_rig(
                 scope.set_channel(matches[0])
         if meta is not None:
             check_channel(meta, scope.channel, Path(model).name)
-    except Exception:
+    except Exception:  # close the rig whatever went wrong, and re-raise
         scope.close()
         raise
     return scope

@@ -108,7 +108,7 @@ class JobPanel(QtWidgets.QWidget):
             return
         try:
             job = self.make_job()
-        except Exception as exc:
+        except Exception as exc:  # shown in the panel, never raised into Qt's loop
             self.message.setText(f"cannot start: {exc}")
             return
         self.result = None

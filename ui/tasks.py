@@ -72,7 +72,7 @@ class Task(QtCore.QThread):
         except SrscopeError as exc:
             self.error = str(exc)
             self.failed.emit(self.error)
-        except Exception as exc:
+        except Exception as exc:  # the task's last resort: logged with its traceback
             logger.error("%s failed:\n%s", self.objectName(), traceback.format_exc())
             self.error = f"{type(exc).__name__}: {exc}"
             self.failed.emit(self.error)

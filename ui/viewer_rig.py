@@ -24,7 +24,7 @@ class RigMixin:
     def _guarded(self, what: str, fn: Callable[[], None]) -> bool:
         try:
             fn()
-        except Exception as exc:
+        except Exception as exc:  # shown in the status bar, never raised into Qt's loop
             self.show_message(f"{what} failed: {exc}")
             return False
         return True

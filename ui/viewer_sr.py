@@ -219,7 +219,7 @@ class SRMixin:
         try:
             hifi = LoadedModel.open(self.models[name], self.settings.threads)
             self._hifi_flops_px = model_flops_per_px(hifi.path, hifi.meta.n_channels)
-        except Exception as exc:
+        except Exception as exc:  # shown in the status bar; the live model carries on
             self.show_message(f"higher-fidelity model {name} refused: {exc}")
             return
         self.hifi_model = hifi
