@@ -56,24 +56,49 @@ def stitch(
     if not pixel_size_um > 0:
         raise SrscopeError(f"pixel size must be > 0 to stitch, got {pixel_size_um}")
     arrs = [np.asarray(t) for t in tiles]
+    placement = place(arrs, positions_um, pixel_size_um, refine, max_shift_px, min_overlap_px)
+    h, w = arrs[0].shape[-2:]
+    mosaic = _blend(arrs, placement.offsets_px, arrs[0].shape[:-2], h, w)
+    return (mosaic, placement) if return_placement else mosaic
+
+
+def place(
+    tiles: Sequence[np.ndarray],
+    positions_um: Sequence[Sequence[float]],
+    pixel_size_um: float,
+    refine: bool = True,
+    max_shift_px: float | None = None,
+    min_overlap_px: int = 16,
+) -> Placement:
+    """Where :func:`stitch` puts each tile, without blending (a streamed mosaic blends on disk)."""
+    arrs = [np.asarray(t) for t in tiles]
     shapes = {a.shape for a in arrs}
     if len(shapes) != 1:
         raise SrscopeError(f"tiles differ in shape: {sorted(shapes)}")
-    shape = arrs[0].shape
-    h, w = shape[-2:]
-    lead = shape[:-2]
-    pos = np.asarray(positions_um, dtype=np.float64)[:, :2]
-    # top-left of each tile in pixels: centre (x, y) -> (row, col)
-    stage = np.stack([pos[:, 1] / pixel_size_um - h / 2.0, pos[:, 0] / pixel_size_um - w / 2.0], 1)
-    stage -= stage.min(axis=0)
+    h, w = arrs[0].shape[-2:]
+    stage = stage_offsets_px(positions_um, (h, w), pixel_size_um)
     offsets, links = stage.copy(), 0
     if refine and len(arrs) > 1:
         limit = max_shift_px if max_shift_px is not None else 0.1 * min(h, w)
         offsets, links = _refine(arrs, stage, limit, min_overlap_px)
     offsets -= offsets.min(axis=0)
-    mosaic = _blend(arrs, offsets, lead, h, w)
-    placement = Placement(offsets, stage, links)
-    return (mosaic, placement) if return_placement else mosaic
+    return Placement(offsets, stage, links)
+
+
+def stage_offsets_px(
+    positions_um: Sequence[Sequence[float]], tile_shape: tuple[int, int], pixel_size_um: float
+) -> np.ndarray:
+    """Each tile's top-left (row, col) in mosaic pixels from stage positions alone, (N, 2)."""
+    h, w = tile_shape
+    pos = np.asarray(positions_um, dtype=np.float64)[:, :2]
+    # top-left of each tile in pixels: centre (x, y) -> (row, col)
+    stage = np.stack([pos[:, 1] / pixel_size_um - h / 2.0, pos[:, 0] / pixel_size_um - w / 2.0], 1)
+    return stage - stage.min(axis=0)
+
+
+def top_left_px(offsets_px: np.ndarray) -> np.ndarray:
+    """Integer top-left of each tile, as blending uses it (rounded offsets), (N, 2)."""
+    return np.round(np.asarray(offsets_px)).astype(int)
 
 
 def mosaic_origin_um(
@@ -165,7 +190,7 @@ def feather_weights(h: int, w: int) -> np.ndarray:
 
 
 def _blend(arrs: list[np.ndarray], offsets: np.ndarray, lead: tuple, h: int, w: int) -> np.ndarray:
-    top = np.round(offsets).astype(int)
+    top = top_left_px(offsets)
     out_h, out_w = int(top[:, 0].max()) + h, int(top[:, 1].max()) + w
     acc = np.zeros((*lead, out_h, out_w), dtype=np.float32)
     wsum = np.zeros((out_h, out_w), dtype=np.float32)

@@ -171,7 +171,7 @@ def compute_block(ref: ModelRef, src: Any, task: BlockTask) -> tuple[int, list[t
     import zarr
 
     model = worker_model(ref)
-    level0 = zarr.open_array(task.store, mode="r+", zarr_format=2)
+    level0 = zarr.open_array(task.store, mode="r+", zarr_format=3)
     dtype = np.dtype(task.dtype)
     written = []
     with open_source(src, model.n_channels, task.axes) as source:

@@ -1,4 +1,4 @@
-"""Super-resolve images larger than memory into OME-Zarr or pyramidal OME-TIFF, resumably.
+"""Super-resolve images larger than memory into OME-Zarr 0.5 or pyramidal OME-TIFF, resumably.
 
 The input is read window by window; each aligned tile's output is exactly one
 output chunk, written then logged in ``<OUT>.partial/.srscope/tiles.done``. An
@@ -30,16 +30,17 @@ from sr_engine.normalize import Normalizer, fit_normalizer, strided_sample, to_d
 from sr_engine.predict import TileConfig, run_tiles
 from sr_engine.sources import Source, open_source
 from sr_engine.tiling import Tile, iter_tiles
-from sr_engine.writers import build_pyramid, ngff_attrs, pyramid_shapes, pyramid_to_ome_tiff
+from sr_engine.writers import pyramid_to_ome_tiff
 from srscope import logger
 from srscope.atomic import write_text_atomic
 from srscope.errors import SrscopeError
+from srscope.ome_zarr import build_pyramid, create_image, pyramid_shapes, write_metadata
 from srscope.pixels import check_pixel_dtype
 
 if TYPE_CHECKING:
     from sr_engine.model import SRModel
 
-RUN_FORMAT = "srscope-predict-run/1"
+RUN_FORMAT = "srscope-predict-run/2"  # 2: Zarr v3 / OME-Zarr 0.5 store
 PARTIAL = ".partial"
 STREAM_SAMPLES = 1 << 22
 MAX_CHUNK = 2048  # HR pixels per output chunk side
@@ -141,7 +142,7 @@ class StreamPlan:
 
     @property
     def array_path(self) -> Path:
-        """Level 0 of the store (Zarr v2 format): where tiles are written."""
+        """Level 0 of the store (Zarr v3, :mod:`srscope.ome_zarr`): where tiles are written."""
         return self.work / "0"
 
     @property
@@ -210,7 +211,7 @@ def run_local(
     """This process computes the tiles, plane by plane, batched."""
     import zarr
 
-    level0 = zarr.open_array(str(plan.array_path), mode="r+", zarr_format=2)
+    level0 = zarr.open_array(str(plan.array_path), mode="r+", zarr_format=3)
     todo = plan.todo()
     for p, prefix in enumerate(plan.prefixes):
         tiles = [t for q, t in todo if q == p]
@@ -238,7 +239,6 @@ def prepare(
     The normalisation is decided here, once for the whole image, and stored in the
     run record: a resumed run (in this process or on a cluster) reuses it.
     """
-    import zarr
 
     work = Path(str(out) + PARTIAL)
     layout = source.layout
@@ -279,8 +279,7 @@ def prepare(
         if norm is None:
             norm = _fit(model, source)
             work.mkdir(parents=True, exist_ok=False)
-            group = zarr.open_group(str(work), mode="w", zarr_format=2)
-            group.create_array("0", shape=out_shape, chunks=chunks, dtype=out_dtype, fill_value=0)
+            create_image(work, out_shape, out_dtype, chunks, out_axes, overwrite=True)
             meta_dir.mkdir()
             log_file.touch()
             record = {"fingerprint": fingerprint, "lo": list(norm.lo), "hi": list(norm.hi)}
@@ -335,14 +334,12 @@ def finish(model: SRModel, plan: StreamPlan, overwrite: bool, computed: int) -> 
     import zarr
 
     out, work, norm, shapes = plan.out, plan.work, plan.norm, plan.shapes
-    group = zarr.open_group(str(work), mode="r+", zarr_format=2)
+    group = zarr.open_group(str(work), mode="r+", zarr_format=3)
     build_pyramid(group, shapes, plan.chunks)
     channels = list(model.meta.channels)
     name = model.meta.name or "srscope"
     windows = list(zip(norm.lo, norm.hi, strict=True))
     hr_px, out_axes = plan.hr_px, plan.out_axes
-    attrs = ngff_attrs(out_axes, len(shapes), hr_px, channels, name, windows, plan.out_dtype)
-    group.attrs.update(attrs)
     provenance: dict[str, Any] = {
         "scale": model.scale,
         "lr_pixel_size_um": hr_px * model.scale,
@@ -355,7 +352,7 @@ def finish(model: SRModel, plan: StreamPlan, overwrite: bool, computed: int) -> 
         provenance["backends_used"] = plan.record["backends"]
     if "distributed" in plan.record:
         provenance["distributed"] = plan.record["distributed"]
-    group.attrs["srscope"] = provenance
+    write_metadata(group, out_axes, hr_px, channels, name, windows=windows, provenance=provenance)
     if out.exists() and overwrite:
         _remove(out)
     if plan.fmt == "zarr":

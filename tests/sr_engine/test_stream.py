@@ -34,7 +34,8 @@ def test_tiff_to_ome_zarr_equals_in_memory_prediction(conv2, tiff_in, tmp_path):
     out = tmp_path / "out.ome.zarr"
     res = predict_file(conv2, path, out, tile=48)
     group = zarr.open_group(str(out), mode="r")
-    ms = group.attrs["multiscales"][0]
+    assert group.metadata.zarr_format == 3 and group.attrs["ome"]["version"] == "0.5"
+    ms = group.attrs["ome"]["multiscales"][0]
     assert [a["name"] for a in ms["axes"]] == ["c", "y", "x"]
     assert ms["datasets"][0]["coordinateTransformations"][0]["scale"] == [1.0, 0.65, 0.65]
     assert res.pixel_size_um == pytest.approx(0.65)  # HR = input LR pixel size / scale
@@ -47,7 +48,7 @@ def test_tiff_to_ome_zarr_equals_in_memory_prediction(conv2, tiff_in, tmp_path):
     )
     assert not (tmp_path / "out.ome.zarr.partial").exists()
     yaozarrs = pytest.importorskip("yaozarrs")
-    yaozarrs.validate_zarr_store(str(out))  # a valid OME-Zarr (NGFF 0.4) image
+    yaozarrs.validate_zarr_store(str(out))  # a valid OME-Zarr 0.5 image, every level
 
 
 def test_zstack_to_pyramidal_ome_tiff_in_input_dtype(conv2, tmp_path):
