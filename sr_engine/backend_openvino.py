@@ -1,4 +1,4 @@
-"""OpenVINO backend (optional dependency): the same ``model.onnx``, fp32 or bf16 on CPU.
+"""OpenVINO backend (optional dependency): the same ``model.onnx``, fp32, bf16 or int8 on CPU.
 
 OpenVINO reads the ONNX graph itself and, unlike ONNX Runtime's CPU provider,
 runs convolutions in bf16 on AVX512-BF16 / AMX units. Its CPU plugin picks bf16
@@ -29,7 +29,8 @@ import openvino.properties.hint as hints
 
 from sr_engine.backend import Region
 
-_TYPES = {"fp32": ov.Type.f32, "bf16": ov.Type.bf16}
+# int8: the graph's QDQ pairs make the convolutions int8; what stays float runs in f32
+_TYPES = {"fp32": ov.Type.f32, "bf16": ov.Type.bf16, "int8": ov.Type.f32}
 SHAPE_CACHE = 4  # static compilations kept (each holds its activation buffers)
 
 
@@ -100,4 +101,8 @@ class OpenVinoBackend:
             "inference_precision": self.compiled.get_property(
                 hints.inference_precision
             ).to_string(),
+            # > 0 only for an int8 (QDQ) graph: the quantised tensors OpenVINO runs in int8
+            "fake_quantize_ops": sum(
+                op.get_type_name() == "FakeQuantize" for op in self._model.get_ops()
+            ),
         }

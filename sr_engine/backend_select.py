@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -124,6 +125,30 @@ def reference_pair(
     return lr[None].astype(np.float32), hr[None]
 
 
+CALIBRATION_SIDE = 64  # LR side of each int8 calibration input
+
+
+def calibration_inputs(
+    n_channels: int, scale: int, side: int = CALIBRATION_SIDE
+) -> Iterator[np.ndarray]:
+    """Deterministic ``(1, C, side, side)`` inputs spanning what the engine feeds a model.
+
+    Normalised frames are mostly in [0, 1] (percentile normalisation), with a dark
+    floor, highlights above 1 and blank fields: the reference input's smooth
+    structure, the same stretched past both ends, sparse bright spots, zeros.
+    """
+    for seed in range(4):
+        lr = reference_pair(n_channels, scale, side, seed=seed)[0]
+        yield lr
+        yield (lr - 0.1) * 1.6 - 0.05
+    rng = np.random.default_rng(7)
+    spots = np.zeros((1, n_channels, side, side), np.float32)
+    idx = rng.integers(0, side, size=(2, side // 2))
+    spots[:, :, idx[0], idx[1]] = 1.5
+    yield spots
+    yield np.zeros_like(spots)
+
+
 def psnr(a: np.ndarray, b: np.ndarray, data_range: float = 1.0) -> float:
     """PSNR in dB, capped at 200 (identical arrays; keeps the record finite JSON)."""
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
@@ -142,13 +167,24 @@ def _time_once(backend: Backend, x: np.ndarray) -> float:
 
 
 def make_backend(
-    name: str, precision: str, run_bytes: bytes, threads: int | None, reference: Backend
+    name: str,
+    precision: str,
+    run_bytes: bytes,
+    threads: int | None,
+    reference: Backend,
+    n_channels: int,
+    scale: int,
 ) -> Backend:
-    """A backend other than the reference (which the caller built with its own settings)."""
+    """A backend other than the reference (which the caller built with its own settings);
+    int8 runs the graph :func:`~sr_engine.quantize.quantize_int8` makes."""
     if name == "onnxruntime":
         return reference
     from sr_engine.backend_openvino import OpenVinoBackend
 
+    if precision == "int8":
+        from sr_engine.quantize import quantize_int8
+
+        run_bytes = quantize_int8(run_bytes, lambda: calibration_inputs(n_channels, scale))
     return OpenVinoBackend(run_bytes, precision=precision, threads=threads)
 
 
@@ -186,14 +222,17 @@ def select_backend(
     memo = (hashlib.sha256(run_bytes).hexdigest(), backend, precision, threads)
     if how == "auto" and memo in _REMEMBERED:
         choice = _REMEMBERED[memo]
-        chosen = make_backend(choice.backend, choice.precision, run_bytes, threads, reference)
+        chosen = make_backend(
+            choice.backend, choice.precision, run_bytes, threads, reference, n_channels, scale
+        )
         logger.info("%s: backend %s (measured earlier)", source, choice.summary())
         return chosen, replace(choice, runtime=chosen.describe())
 
     built: list[tuple[str, str, Backend | None, str]] = []
     for name, prec in pairs:
         try:
-            built.append((name, prec, make_backend(name, prec, run_bytes, threads, reference), ""))
+            be = make_backend(name, prec, run_bytes, threads, reference, n_channels, scale)
+            built.append((name, prec, be, ""))
         except Exception as exc:  # each runtime has its own error classes
             first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
             if how == "requested" or backend == name:

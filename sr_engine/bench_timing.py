@@ -2,7 +2,7 @@
 
 The peaks are what a model's GFLOP/s is set against: ONNX Runtime's fp32 MatMul in a
 session like the engine's, and OpenVINO's MatMul at each precision it runs here (bf16 on
-CPUs with bf16 units), measured in the same run as the models.
+CPUs with bf16 units, int8 as a QDQ graph), measured in the same run as the models.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def matmul_model(n: int) -> Any:
 def matmul_peak_openvino(
     precision: str, threads: int | None, n: int = 2048, repeats: int = 5
 ) -> float:
-    """GFLOP/s of OpenVINO's MatMul at ``precision`` (bf16: the machine's bf16 units).
+    """GFLOP/s of OpenVINO's MatMul at ``precision`` (bf16/int8: the machine's bf16/int8 units).
 
     The ceiling a backend/precision pair can reach here, to set its model's
     GFLOP/s against (a bf16 model compared with the fp32 peak looks > 100 %).
@@ -55,7 +55,13 @@ def matmul_peak_openvino(
     from sr_engine.backend_openvino import compile_config
 
     core = ov.Core()
-    model = core.read_model(matmul_model(n).SerializeToString())
+    graph = matmul_model(n).SerializeToString()
+    if precision == "int8":  # the same MatMul with QDQ int8 operands, as the models get
+        from sr_engine.quantize import quantize_int8
+
+        sample = np.random.default_rng(1).random((n, n), dtype=np.float32)
+        graph = quantize_int8(graph, lambda: [sample])
+    model = core.read_model(graph)
     compiled = core.compile_model(model, "CPU", compile_config(precision, threads))
     req = compiled.create_infer_request()
     a = np.random.default_rng(0).random((n, n), dtype=np.float32)

@@ -18,7 +18,10 @@ BACKEND_PARAM = typer.Option(
 )
 PREDICT_DTYPES = ("float32", "input", "uint16", "uint8")
 PRECISION_PARAM = typer.Option(
-    "auto", "--precision", help="auto, fp32, bf16 (CPUs with avx512_bf16 / amx_bf16, openvino)"
+    "auto",
+    "--precision",
+    help="auto, fp32, bf16 (CPUs with avx512_bf16 / amx_bf16), int8 (openvino; auto tries "
+    "it on CPUs with VNNI / AMX-INT8)",
 )
 
 

@@ -61,8 +61,9 @@ def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
     ("backend", "precision", "match"),
     [
         ("tensorrt", "auto", "unknown backend"),
-        ("auto", "int8", "unknown precision"),
+        ("auto", "int4", "unknown precision"),
         ("onnxruntime", "bf16", "fp32 only"),
+        ("onnxruntime", "int8", "--backend openvino"),
     ],
 )
 def test_bad_requests_are_refused(backend, precision, match):
@@ -85,6 +86,16 @@ def test_requests_follow_what_the_machine_has(monkeypatch):
     assert candidates("auto", "bf16") == [("openvino", "bf16")]
 
 
+def test_auto_tries_int8_only_on_cpus_with_int8_units(monkeypatch):
+    monkeypatch.setattr(backend_mod, "openvino_available", lambda: True)
+    monkeypatch.setattr(backend_mod, "cpu_has_bf16", lambda: False)
+    monkeypatch.setattr(backend_mod, "cpu_has_int8", lambda: False)
+    assert ("openvino", "int8") not in candidates("auto", "auto")
+    assert candidates("auto", "int8") == [("openvino", "int8")]  # asked for: runs anyway
+    monkeypatch.setattr(backend_mod, "cpu_has_int8", lambda: True)
+    assert candidates("auto", "auto")[-1] == ("openvino", "int8")
+
+
 class _Offset:
     """A fake second backend: the reference's output plus a constant."""
 
@@ -105,7 +116,7 @@ def test_auto_keeps_only_candidates_within_the_tolerance(monkeypatch, offset, ac
     monkeypatch.setattr(backend_mod, "openvino_available", lambda: True)
     monkeypatch.setattr(backend_mod, "cpu_has_bf16", lambda: False)
     monkeypatch.setattr(
-        backend_select, "make_backend", lambda n, p, b, t, ref: ref if n == "onnxruntime" else
+        backend_select, "make_backend", lambda n, p, b, t, ref, *_: ref if n == "onnxruntime" else
         _Offset(ref, offset),
     )  # fmt: skip
     m = SRModel(nearest_model(2, 1, n_conv=2, seed=3), backend="auto")
@@ -128,7 +139,7 @@ def test_open_model_chooses_once_per_model_in_a_process(monkeypatch, tmp_path):
     monkeypatch.setattr(backend_mod, "cpu_has_bf16", lambda: False)
     made: list[str] = []
 
-    def make(n, p, b, t, ref):
+    def make(n, p, b, t, ref, *_):
         made.append(n)
         return ref if n == "onnxruntime" else _Offset(ref, 1e-4)
 
@@ -146,7 +157,7 @@ def test_open_model_chooses_once_per_model_in_a_process(monkeypatch, tmp_path):
 def test_an_explicit_backend_outside_the_tolerance_is_kept_with_a_warning(monkeypatch, caplog):
     monkeypatch.setattr(backend_mod, "openvino_available", lambda: True)
     monkeypatch.setattr(
-        backend_select, "make_backend", lambda n, p, b, t, ref: _Offset(ref, 0.05)
+        backend_select, "make_backend", lambda n, p, b, t, ref, *_: _Offset(ref, 0.05)
     )  # fmt: skip
     m = SRModel(nearest_model(2, 1, n_conv=2, seed=3), backend="openvino", precision="fp32")
     assert m.backend_choice.how == "requested" and m.backend.name == "openvino"
@@ -307,6 +318,23 @@ def test_bf16_stays_close_and_tiles_exactly(ov):
     whole = m.predict(img, tile=128 + 2 * rf)
     tiled = m.predict(img, tile=24 + 2 * rf, batch=3)
     assert np.abs(whole - tiled).max() <= 1e-3 * (whole.max() - whole.min())
+
+
+def test_int8_graph_is_quantised_once_and_stays_close_and_tiles_exactly(ov):
+    proto = live_espcn(1, 4)
+    m = SRModel(proto, backend="openvino", precision="int8")
+    assert (m.backend.name, m.backend.precision) == ("openvino", "int8")
+    assert m.backend.describe()["fake_quantize_ops"] > 0  # really an int8 graph
+    assert SRModel(proto, backend="openvino").backend.describe()["fake_quantize_ops"] == 0
+    (check,) = m.backend_choice.checks
+    assert check.max_abs_err is not None and 0 < check.max_abs_err < 0.1
+    img = structured(70, 90)
+    rf = m.receptive_field
+    whole = m.predict(img, tile=128 + 2 * rf)
+    tiled = m.predict(img, tile=24 + 2 * rf, batch=3)
+    assert np.abs(whole - tiled).max() <= 1e-3 * (whole.max() - whole.min())
+    reference = SRModel(proto).predict(img)
+    assert np.abs(whole - reference).max() <= 0.1 * (reference.max() - reference.min())
 
 
 def test_bench_reports_every_backend_with_speed_and_accuracy(tmp_path):
