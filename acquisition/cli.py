@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from srscope.errors import SrscopeError
+from srscope.errors import DeviceError, OutputError, SettingsError, SrscopeError
 
 if TYPE_CHECKING:
     from acquisition.microscope import Microscope
@@ -56,7 +56,7 @@ def _open(
     from acquisition.models import RigSettings
 
     if config is None and not sim:
-        raise SrscopeError("give --config FILE, or use the simulated rig (--sim)")
+        raise SettingsError("give --config FILE, or use the simulated rig (--sim)")
     settings = RigSettings.from_file(rig) if rig is not None else None
     scope = Microscope.open(config, settings)
     try:
@@ -68,9 +68,9 @@ def _open(
                 except SrscopeError:
                     raise
                 except Exception as exc:  # whatever the simulated device refuses with
-                    raise SrscopeError(f"bad specimen {specimen!r}: {exc}") from None
+                    raise DeviceError(f"bad specimen {specimen!r}: {exc}") from None
         elif specimen:
-            raise SrscopeError("--specimen applies to the simulated rig only")
+            raise SettingsError("--specimen applies to the simulated rig only")
         if roi:
             scope.set_centered_roi(roi)
     except BaseException:
@@ -85,11 +85,11 @@ def _floats(text: str | None, n: int, what: str) -> tuple[float, ...] | None:
     try:
         vals = tuple(float(v) for v in text.replace(";", ",").split(","))
     except ValueError:
-        raise SrscopeError(
+        raise SettingsError(
             f"{what} must be {n} numbers separated by commas, got {text!r}"
         ) from None
     if len(vals) != n:
-        raise SrscopeError(f"{what} must be {n} numbers separated by commas, got {text!r}")
+        raise SettingsError(f"{what} must be {n} numbers separated by commas, got {text!r}")
     return vals
 
 
@@ -180,7 +180,7 @@ def snap(
     from srscope.atomic import check_output
 
     if not out.name.lower().endswith((".tif", ".tiff")):
-        raise SrscopeError(f"--out {out}: snap writes OME-TIFF; name it .ome.tif")
+        raise OutputError(f"--out {out}: snap writes OME-TIFF; name it .ome.tif")
     check_output(out, overwrite)
     with _open(sim, config, roi, specimen, rig=rig) as scope:
         if x is not None or y is not None or z is not None:
@@ -243,9 +243,9 @@ def live_headless(
     typer.echo(line)
     if stream.error is not None:
         msg = " ".join(str(stream.error).split())
-        raise SrscopeError(f"the camera failed after {got} frames: {msg}")
+        raise DeviceError(f"the camera failed after {got} frames: {msg}")
     if got < frames:
-        raise SrscopeError(f"the camera delivered only {got} of {frames} frames")
+        raise DeviceError(f"the camera delivered only {got} of {frames} frames")
 
 
 # ----------------------------------------------------------------------------- references
@@ -278,10 +278,10 @@ def references(
     from srscope.atomic import check_output
 
     if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise SrscopeError(f"{out} exists and is not empty; pass --overwrite or a new folder")
+        raise OutputError(f"{out} exists and is not empty; pass --overwrite or a new folder")
     check_output(out, overwrite=True, folder=True)
     if layout not in ("random", "grid"):
-        raise SrscopeError(f"--layout must be random or grid, got {layout!r}")
+        raise SettingsError(f"--layout must be random or grid, got {layout!r}")
     if positions:
         pts = [_floats(p, 2, "a position") for p in positions.split(";") if p.strip()]
         where = [(p[0], p[1]) for p in pts if p]

@@ -29,7 +29,7 @@ from acquisition.processor import FrameProcessor
 from acquisition.processor_relay import ProcessorRelay
 from acquisition.rig import Rig
 from srscope import logger
-from srscope.errors import SrscopeError
+from srscope.errors import DeviceError
 from srscope.model_base import one_line
 from srscope.relay import Relay
 
@@ -95,7 +95,7 @@ class LiveStream:
             return self
         core = self.microscope.core
         if core.isSequenceRunning():
-            raise SrscopeError("the camera is already streaming")
+            raise DeviceError("the camera is already streaming")
         core.events.propertyChanged.connect(self._mark_dirty)
         core.events.XYStagePositionChanged.connect(self._mark_dirty)
         core.events.stagePositionChanged.connect(self._mark_dirty)
@@ -113,7 +113,7 @@ class LiveStream:
         except Exception as exc:  # CMMError, or a Python camera's own error
             self._running.clear()
             threading.excepthook = self._prev_hook
-            raise SrscopeError(f"cannot start live: {one_line(exc, None)}") from None
+            raise DeviceError(f"cannot start live: {one_line(exc, None)}") from None
         self._t0 = self._t1 = 0.0
         self._display.start()
         t = threading.Thread(target=self._pump, name="srscope-live-pump", daemon=True)

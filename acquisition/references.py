@@ -24,7 +24,7 @@ from acquisition.models import Frame
 from acquisition.ome_io import write_ome_tiff
 from acquisition.rig import Rig, check_exposure
 from srscope import logger
-from srscope.errors import SrscopeError
+from srscope.errors import DeviceError, OutputError, SettingsError, SrscopeError
 from srscope.model_base import SrscopeModel
 from srscope.references import REFERENCES_FILE, Capture, ReferenceEntry, ReferenceSet
 
@@ -90,7 +90,7 @@ def square_area(centre: tuple[float, float], side_um: float) -> Area:
 def _check_area(area_um: Area) -> Area:
     x0, y0, x1, y1 = area_um
     if x1 < x0 or y1 < y0:
-        raise SrscopeError(f"area {area_um} must be (x0, y0, x1, y1) with x0 <= x1, y0 <= y1")
+        raise SettingsError(f"area {area_um} must be (x0, y0, x1, y1) with x0 <= x1, y0 <= y1")
     return x0, y0, x1, y1
 
 
@@ -121,17 +121,17 @@ def capture_references(
     """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
-        raise SrscopeError(f"{out} exists and is not a folder")
+        raise OutputError(f"{out} exists and is not a folder")
     hr_obj = microscope.resolve_objective(hr_objective or microscope.settings.hr_objective)
     lr_name = microscope.settings.lr_objective if lr_objective == "default" else lr_objective
     lr_obj = microscope.resolve_objective(lr_name) if lr_name else None
     for ch in channels:  # fail before moving anything
         if ch not in microscope.channels:
-            raise SrscopeError(
+            raise DeviceError(
                 f"unknown channel {ch!r}; available: {', '.join(microscope.channels)}"
             )
     if not positions:
-        raise SrscopeError("no reference positions given")
+        raise SettingsError("no reference positions given")
     check_exposure(hr_exposure_ms)
     if lr_obj is not None:
         check_exposure(lr_exposure_ms)
@@ -143,7 +143,7 @@ def capture_references(
         px[obj] = microscope.require_pixel_size()
     scale = round(px[lr_obj] / px[hr_obj]) if lr_obj else 4
     if lr_obj and not 2 <= scale <= 5:
-        raise SrscopeError(
+        raise SettingsError(
             f"LR/HR pixel sizes {px[lr_obj]} / {px[hr_obj]} µm give scale {scale}; 2 to 5 supported"
         )
     refs = ReferenceSet(scale=scale)

@@ -25,7 +25,7 @@ from typing_extensions import Self
 from acquisition.core import close_core, open_core
 from acquisition.models import Frame, FrameMeta, RigSettings
 from srscope import logger
-from srscope.errors import SrscopeError
+from srscope.errors import DeviceError, SettingsError, SrscopeError
 from srscope.model_base import one_line
 
 MAX_EXPOSURE_MS = 600_000.0  # 10 min: longer is a typo (and would block a snap for days)
@@ -43,7 +43,7 @@ def magnification(objective: str) -> float:
 def check_exposure(exposure_ms: float) -> float:
     """An exposure time in ms a camera can take: > 0 and at most 10 minutes."""
     if not 0 < exposure_ms <= MAX_EXPOSURE_MS:
-        raise SrscopeError(
+        raise SettingsError(
             f"exposure must be > 0 and ≤ {MAX_EXPOSURE_MS:g} ms (10 min), got {exposure_ms}"
         )
     return exposure_ms
@@ -110,13 +110,13 @@ class Rig:
     @property
     def core(self) -> CMMCorePlus:
         if self._core is None:
-            raise SrscopeError("the microscope is closed")
+            raise DeviceError("the microscope is closed")
         return self._core
 
     # -- objectives and channels --------------------------------------------
     def _presets(self, group: str) -> list[str]:
         if not self.core.isGroupDefined(group):
-            raise SrscopeError(f"the config has no {group!r} group")
+            raise DeviceError(f"the config has no {group!r} group")
         return list(self.core.getAvailableConfigs(group))
 
     @property
@@ -151,7 +151,7 @@ class Rig:
         for p in presets:
             if self.objective_label(p) == name:
                 return p
-        raise SrscopeError(f"unknown objective {name!r}; available: {', '.join(presets)}")
+        raise DeviceError(f"unknown objective {name!r}; available: {', '.join(presets)}")
 
     @property
     def objective(self) -> str:
@@ -178,7 +178,7 @@ class Rig:
     def set_channel(self, name: str) -> None:
         channels = self.channels
         if name not in channels:
-            raise SrscopeError(f"unknown channel {name!r}; available: {', '.join(channels)}")
+            raise DeviceError(f"unknown channel {name!r}; available: {', '.join(channels)}")
         if name != self.channel:
             self.core.setConfig(self.settings.channel_group, name)
             self.channel_changed.emit(name)
@@ -197,7 +197,7 @@ class Rig:
         try:
             self.core.setROI(int(x), int(y), int(width), int(height))
         except Exception as exc:  # CMMError, or a Python camera's own error
-            raise SrscopeError(f"cannot set ROI ({x}, {y}, {width}, {height}): {exc}") from None
+            raise DeviceError(f"cannot set ROI ({x}, {y}, {width}, {height}): {exc}") from None
 
     def set_centered_roi(self, width: int, height: int | None = None) -> None:
         """A ROI of ``width`` x ``height`` pixels in the middle of the sensor."""
@@ -205,7 +205,7 @@ class Rig:
         self.core.clearROI()
         full_w, full_h = self.core.getImageWidth(), self.core.getImageHeight()
         if width > full_w or height > full_h:
-            raise SrscopeError(f"ROI {width}x{height} is larger than the {full_w}x{full_h} sensor")
+            raise DeviceError(f"ROI {width}x{height} is larger than the {full_w}x{full_h} sensor")
         self.set_roi((full_w - width) // 2, (full_h - height) // 2, width, height)
 
     @property
@@ -233,20 +233,20 @@ class Rig:
         try:
             if x is not None or y is not None:
                 if not core.getXYStageDevice():
-                    raise SrscopeError("the config has no XY stage")
+                    raise DeviceError("the config has no XY stage")
                 cx, cy = core.getXYPosition()
                 core.setXYPosition(float(cx if x is None else x), float(cy if y is None else y))
                 core.waitForDevice(core.getXYStageDevice())
             if z is not None:
                 if not core.getFocusDevice():
-                    raise SrscopeError("the config has no focus device")
+                    raise DeviceError("the config has no focus device")
                 core.setPosition(float(z))
                 core.waitForDevice(core.getFocusDevice())
         except SrscopeError:
             raise
         except Exception as exc:  # CMMError, or a Python stage's own error
             msg = one_line(exc, None)
-            raise SrscopeError(f"stage move to x={x}, y={y}, z={z} refused: {msg}") from None
+            raise DeviceError(f"stage move to x={x}, y={y}, z={z} refused: {msg}") from None
         self.stage_moved.emit(*self.position_um)
 
     def move_by(self, dx_um: float = 0.0, dy_um: float = 0.0) -> None:
@@ -263,7 +263,7 @@ class Rig:
         lo_x, hi_x = float(core.getProperty(xy, "XMin_um")), float(core.getProperty(xy, "XMax_um"))
         lo_y, hi_y = float(core.getProperty(xy, "YMin_um")), float(core.getProperty(xy, "YMax_um"))
         if not (lo_x <= x_um <= hi_x and lo_y <= y_um <= hi_y):
-            raise SrscopeError(
+            raise DeviceError(
                 f"stage position {name} ({x_um:.0f}, {y_um:.0f}) µm is outside the stage "
                 f"travel x [{lo_x:.0f}, {hi_x:.0f}], y [{lo_y:.0f}, {hi_y:.0f}] µm"
             )
@@ -277,7 +277,7 @@ class Rig:
         """The pixel size, or an error when the config does not define one (pitfall)."""
         px = self.pixel_size_um
         if not px > 0:
-            raise SrscopeError(
+            raise DeviceError(
                 f"pixel size is not set for objective {self.objective!r}: define a pixel size "
                 "preset in the config (useq grids would silently assume a 1 µm field)"
             )
@@ -315,7 +315,7 @@ class Rig:
             image = np.array(self.core.getImage(), copy=True)
         except Exception as exc:  # CMMError, or a Python camera's own error
             msg = one_line(exc, None)
-            raise SrscopeError(f"snap failed: {msg}") from None
+            raise DeviceError(f"snap failed: {msg}") from None
         logger.debug(
             "snap %s %s %.1f ms at %s",
             meta.objective,

@@ -19,7 +19,7 @@ from acquisition.processor_relay import ProcessorRelay
 from acquisition.rig import Rig
 from srscope import logger
 from srscope.atomic import check_output
-from srscope.errors import SrscopeError
+from srscope.errors import DeviceError, OutputError, SettingsError
 from srscope.model_base import field_error, one_line, read_mapping
 
 OUTPUT_SUFFIXES = (".ome.zarr", ".zarr", ".ome.tif", ".ome.tiff", ".tif", ".tiff")
@@ -29,13 +29,13 @@ def load_sequence(path: str | Path) -> useq.MDASequence:
     """Read a useq ``MDASequence`` from YAML or JSON; bad files are one-line errors."""
     path = Path(path)
     if not path.is_file():
-        raise SrscopeError(f"sequence file not found: {path}")
+        raise SettingsError(f"sequence file not found: {path}")
     data = read_mapping(path)
     if not isinstance(data, dict):
-        raise SrscopeError(f"{path.name} does not describe a useq MDASequence (a mapping)")
+        raise SettingsError(f"{path.name} does not describe a useq MDASequence (a mapping)")
     unknown = sorted(set(data) - set(useq.MDASequence.model_fields))
     if unknown:  # useq ignores them: a typo would silently change the acquisition
-        raise SrscopeError(
+        raise SettingsError(
             f"{path.name}: unknown key(s) {', '.join(map(repr, unknown))}; an MDASequence has "
             f"{', '.join(sorted(useq.MDASequence.model_fields))}"
         )
@@ -43,7 +43,7 @@ def load_sequence(path: str | Path) -> useq.MDASequence:
         seq = useq.MDASequence.model_validate(data)
     except ValidationError as exc:
         why = field_error(exc, data)
-        raise SrscopeError(f"{path.name} is not a valid useq sequence: {why}") from None
+        raise SettingsError(f"{path.name} is not a valid useq sequence: {why}") from None
     for key, given in data.items():  # a plan no variant accepts can become another one:
         plan = getattr(seq, key, None)  # grid_plan {rows: -2, ...} ran as one tile
         if isinstance(given, dict) and isinstance(plan, BaseModel):
@@ -51,7 +51,7 @@ def load_sequence(path: str | Path) -> useq.MDASequence:
             known = set(fields) | {f.alias for f in fields.values() if f.alias}
             lost = sorted(set(given) - known)
             if lost:
-                raise SrscopeError(
+                raise SettingsError(
                     f"{path.name}: {key} {given} is not a valid useq {key} "
                     f"(read as {type(plan).__name__}, which has no {', '.join(lost)})"
                 )
@@ -77,7 +77,7 @@ def acquire(
         sequence = load_sequence(sequence)
     out = Path(output)
     if not str(out).lower().endswith(OUTPUT_SUFFIXES):
-        raise SrscopeError(f"output must end in one of {', '.join(OUTPUT_SUFFIXES)}: {out}")
+        raise OutputError(f"output must end in one of {', '.join(OUTPUT_SUFFIXES)}: {out}")
     check_output(out, overwrite)
     _check_sequence(rig, sequence)
     core = rig.core
@@ -127,7 +127,7 @@ def acquire(
         )
     if outcome.error is not None:
         msg = one_line(outcome.error, None)
-        raise SrscopeError(f"acquisition failed after {done[0]} of {total} frames: {msg}")
+        raise DeviceError(f"acquisition failed after {done[0]} of {total} frames: {msg}")
     if done[0] < total:
         logger.warning("acquired %d of %d frames (some were not delivered)", done[0], total)
     return out
@@ -146,13 +146,13 @@ def _check_sequence(microscope: Rig, sequence: useq.MDASequence) -> None:
     for ch in sequence.channels:
         group = ch.group or microscope.settings.channel_group
         if not microscope.core.isGroupDefined(group):
-            raise SrscopeError(f"sequence uses config group {group!r}, which the config lacks")
+            raise DeviceError(f"sequence uses config group {group!r}, which the config lacks")
         if group == microscope.settings.channel_group and ch.config not in channels:
-            raise SrscopeError(
+            raise DeviceError(
                 f"unknown channel {ch.config!r}; available: {', '.join(sorted(channels))}"
             )
         elif ch.config not in microscope.core.getAvailableConfigs(group):
-            raise SrscopeError(f"unknown preset {ch.config!r} in group {group!r}")
+            raise DeviceError(f"unknown preset {ch.config!r} in group {group!r}")
     for pos in sequence.stage_positions:
         if pos.x is not None and pos.y is not None:
             microscope.check_reachable(pos.x, pos.y, pos.name or "")

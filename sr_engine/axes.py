@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from srscope.errors import SrscopeError
+from srscope.errors import ImageError
 
 PLANE_AXES = "TZ"
 VALID = set("TZCYX")
@@ -66,17 +66,17 @@ def resolve_layout(shape: tuple[int, ...], n_channels: int, axes: str | None = N
     """Decide the layout of an image of ``shape`` for a model with ``n_channels``."""
     shape = tuple(int(n) for n in shape)
     if any(n == 0 for n in shape):
-        raise SrscopeError(f"the image is empty (shape {shape})")
+        raise ImageError(f"the image is empty (shape {shape})")
     if axes is None:
         axes = _guess(shape, n_channels)
     axes = axes.upper()
     if len(axes) != len(shape):
-        raise SrscopeError(f"axes {axes!r} do not match an image with {len(shape)} dimensions")
+        raise ImageError(f"axes {axes!r} do not match an image with {len(shape)} dimensions")
     if set(axes) - VALID or len(set(axes)) != len(axes) or not {"Y", "X"} <= set(axes):
-        raise SrscopeError(f"invalid axes {axes!r}: use distinct letters of TZCYX with Y and X")
+        raise ImageError(f"invalid axes {axes!r}: use distinct letters of TZCYX with Y and X")
     layout = Layout(axes, shape)
     if layout.n_channels != n_channels:
-        raise SrscopeError(
+        raise ImageError(
             f"the image has {layout.n_channels} channel(s) (axes {axes}, shape {shape}) "
             f"but the model expects {n_channels}"
         )
@@ -94,7 +94,7 @@ def _guess(shape: tuple[int, ...], n_channels: int) -> str:
             return "CYX"
         if shape[-1] == n_channels:
             return "YXC"
-        raise SrscopeError(
+        raise ImageError(
             f"the model expects {n_channels} channels but no axis of the image "
             f"(shape {shape}) has that length"
         )
@@ -103,11 +103,11 @@ def _guess(shape: tuple[int, ...], n_channels: int) -> str:
             return "ZCYX"
         if shape[-1] == n_channels:
             return "ZYXC"
-        raise SrscopeError(
+        raise ImageError(
             f"the model expects {n_channels} channels but the image (shape {shape}) "
             "is not (Z, C, Y, X) with that many channels"
         )
-    raise SrscopeError(
+    raise ImageError(
         f"cannot super-resolve a {nd}D image (shape {shape}): expected (Y, X), (C, Y, X), "
         "(Z, Y, X) or (Z, C, Y, X), or pass axes"
     )

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sr_engine.metadata import FixedNormalization, Normalization, PercentileNormalization
-from srscope.errors import SrscopeError
+from srscope.errors import ImageError, SettingsError
 
 # percentiles of at most this many pixels per channel (strided subsample beyond)
 MAX_SAMPLES = 1 << 22
@@ -120,10 +120,10 @@ def fit_normalizer(
     lo, hi = [], []
     for values in per:
         if values.size == 0:
-            raise SrscopeError("cannot normalise an empty image")
+            raise ImageError("cannot normalise an empty image")
         p = np.percentile(values.astype(np.float32, copy=False), [norm.low, norm.high])
         if not np.all(np.isfinite(p)):
-            raise SrscopeError("the image contains NaN or infinite values")
+            raise ImageError("the image contains NaN or infinite values")
         lo.append(float(p[0]))
         hi.append(float(p[1]))
     return Normalizer(tuple(lo), tuple(hi))
@@ -139,7 +139,7 @@ def to_dtype(y: np.ndarray, dtype: np.dtype, *, in_place: bool = False) -> np.nd
     if dtype.kind == "f":
         return y.astype(dtype, copy=False)
     if dtype.kind not in "ui":
-        raise SrscopeError(f"unsupported output dtype {dtype}")
+        raise SettingsError(f"unsupported output dtype {dtype}")
     info = np.iinfo(dtype)
     if not (in_place and y.dtype.kind == "f" and y.flags.writeable):
         y = np.array(y, dtype=np.float32)

@@ -17,7 +17,7 @@ import numpy as np
 
 from sr_engine.axes import Layout, resolve_layout
 from srscope import logger
-from srscope.errors import SrscopeError
+from srscope.errors import ImageError, SrscopeError
 from srscope.pixels import check_pixel_dtype
 
 # tifffile axis codes -> ours (S: samples/RGB; I, Q: unnamed image sequence)
@@ -98,7 +98,7 @@ def open_source(
         )
     path = Path(src)
     if not path.exists():
-        raise SrscopeError(f"input not found: {path}")
+        raise ImageError(f"input not found: {path}")
     try:
         if path.is_dir() or path.suffix == ".zarr":
             source = _open_zarr(path, n_channels, axes)
@@ -107,7 +107,7 @@ def open_source(
     except SrscopeError:
         raise
     except Exception as exc:  # tifffile and zarr raise various on damaged files
-        raise SrscopeError(
+        raise ImageError(
             f"cannot read {path} as TIFF or OME-Zarr ({type(exc).__name__}: {str(exc)[:120]})"
         ) from None
     st = path.stat()
@@ -147,9 +147,9 @@ def _check_tiff_data(tf, path: Path) -> None:
     for page in (tf.pages[0], tf.pages[-1]) if len(tf.pages) > 1 else (tf.pages[0],):
         ends = [o + n for o, n in zip(page.dataoffsets, page.databytecounts, strict=False)]
         if ends and max(ends) > size:
-            raise SrscopeError(f"{path} is truncated: its pixel data ends past the end of the file")
+            raise ImageError(f"{path} is truncated: its pixel data ends past the end of the file")
         if page.compression == 1 and sum(page.databytecounts) < page.nbytes:
-            raise SrscopeError(
+            raise ImageError(
                 f"{path} is damaged: its header claims {page.shape} pixels "
                 f"({page.nbytes} bytes) but it holds {sum(page.databytecounts)} bytes"
             )
@@ -218,7 +218,7 @@ def _open_zarr(path: Path, n_channels: int, axes: str | None) -> Source:
         attrs = dict(node.attrs)
         ms = attrs.get("multiscales") or attrs.get("ome", {}).get("multiscales")
         if not ms:
-            raise SrscopeError(f"{path} is a zarr group without OME-Zarr multiscales metadata")
+            raise ImageError(f"{path} is a zarr group without OME-Zarr multiscales metadata")
         ms0 = ms[0]
         ds0 = ms0["datasets"][0]
         arr = node[ds0["path"]]

@@ -49,23 +49,23 @@ def check_output(
     """Refuse, before anything is written, an output that cannot or should not be written.
 
     An existing ``path`` (unless ``overwrite``), a path under a regular file, or a
-    folder this process cannot write into is one :class:`SrscopeError` line;
+    folder this process cannot write into is one :class:`~srscope.errors.OutputError` line;
     ``folder``: the output is a folder, so an existing non-folder there is refused too.
     """
-    from srscope.errors import SrscopeError
+    from srscope.errors import OutputError
 
     path = Path(path)
     if folder and path.exists() and not path.is_dir():
-        raise SrscopeError(f"{path} exists and is not a folder")
+        raise OutputError(f"{path} exists and is not a folder")
     if path.exists() and not overwrite:
-        raise SrscopeError(f"{path} exists; pass {flag} to replace it")
+        raise OutputError(f"{path} exists; pass {flag} to replace it")
     parent = path.parent if str(path.parent) else Path(".")
     for p in (parent, *parent.parents):
         if p.exists():
             if not p.is_dir():
-                raise SrscopeError(f"cannot write {path}: {p} is not a folder")
+                raise OutputError(f"cannot write {path}: {p} is not a folder")
             if not os.access(p, os.W_OK | os.X_OK):
-                raise SrscopeError(f"cannot write {path}: no permission to write in {p}")
+                raise OutputError(f"cannot write {path}: no permission to write in {p}")
             break
 
 
@@ -78,13 +78,13 @@ def check_output_folder(
     without ``overwrite`` (with it, the command calls :func:`clear_owned` before it
     writes). A regular file, a path under one, or an unwritable place is refused too.
     """
-    from srscope.errors import SrscopeError
+    from srscope.errors import OutputError
 
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
-        raise SrscopeError(f"{folder} exists and is not a folder")
+        raise OutputError(f"{folder} exists and is not a folder")
     if folder.is_dir() and any(folder.iterdir()) and not overwrite:
-        raise SrscopeError(
+        raise OutputError(
             f"{folder} exists and is not empty; pass {flag} to replace what this command "
             "wrote there, or choose a new folder"
         )

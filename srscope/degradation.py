@@ -27,7 +27,7 @@ import numpy as np
 from pydantic import ConfigDict, Field, model_validator
 from scipy import ndimage, signal
 
-from srscope.errors import SrscopeError
+from srscope.errors import ImageError, SettingsError
 from srscope.model_base import SrscopeModel
 from srscope.optics import airy_otf, defocus_otf
 
@@ -198,7 +198,7 @@ class DegradationRecord(_Frozen):
     def load(cls, path: str | os.PathLike) -> DegradationRecord:
         path = Path(path)
         if not path.is_file():
-            raise SrscopeError(f"degradation record not found: {path}")
+            raise SettingsError(f"degradation record not found: {path}")
         return cls.from_json(path.read_bytes(), f"invalid degradation record {path}")
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -236,7 +236,7 @@ class DegradationRecord(_Frozen):
         """PSF ⊛ HR over the last two axes (reflected borders), float32, same shape."""
         hr = np.asarray(hr, dtype=np.float32)
         if hr.ndim < 2:
-            raise SrscopeError(f"expected an image with at least 2 dimensions, got {hr.shape}")
+            raise ImageError(f"expected an image with at least 2 dimensions, got {hr.shape}")
         if isinstance(self.psf, GaussianPSF):
             return gaussian_blur(hr, self.psf.sigma_hr_px)
         return convolve_reflect(hr, self._kernel)
@@ -308,7 +308,7 @@ def block_mean(img: np.ndarray, scale: int) -> np.ndarray:
     *lead, h, w = img.shape
     h2, w2 = (h // scale) * scale, (w // scale) * scale
     if h2 == 0 or w2 == 0:
-        raise SrscopeError(f"image {h}x{w} is smaller than one {scale}x{scale} block")
+        raise ImageError(f"image {h}x{w} is smaller than one {scale}x{scale} block")
     cropped = img[..., :h2, :w2]
     return cropped.reshape(*lead, h2 // scale, scale, w2 // scale, scale).mean(axis=(-3, -1))
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from srscope.errors import SrscopeError
+from srscope.errors import ImageError
 from srscope.pixels import check_pixel_dtype
 
 
@@ -21,7 +21,7 @@ def read_image(path: str | Path) -> np.ndarray:
     path = Path(path)
     zarr_level = path / "0"
     if not (path.is_file() or zarr_level.is_dir()):
-        raise SrscopeError(f"image not found: {path}")
+        raise ImageError(f"image not found: {path}")
     try:
         if zarr_level.is_dir():
             import zarr
@@ -37,8 +37,8 @@ def read_image(path: str | Path) -> np.ndarray:
 
             arr = tifffile.imread(path)
     except Exception as exc:  # Pillow and tifffile raise various on damaged files
-        raise SrscopeError(f"cannot read image {path}: {type(exc).__name__}: {exc}") from None
+        raise ImageError(f"cannot read image {path}: {type(exc).__name__}: {exc}") from None
     if arr.size == 0:
-        raise SrscopeError(f"cannot read image {path}: it holds no pixels (damaged or not a TIFF)")
+        raise ImageError(f"cannot read image {path}: it holds no pixels (damaged or not a TIFF)")
     check_pixel_dtype(arr.dtype, str(path), allow_bool=True)
     return arr

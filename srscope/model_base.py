@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from srscope.atomic import write_text_atomic
-from srscope.errors import SrscopeError
+from srscope.errors import SettingsError, SrscopeError
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -33,7 +33,7 @@ class SrscopeModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     @classmethod
-    def validated(cls, data: Any, what: str, error: type[SrscopeError] = SrscopeError) -> Self:
+    def validated(cls, data: Any, what: str, error: type[SrscopeError] = SettingsError) -> Self:
         """``cls`` from ``data``; invalid data is one ``error`` line ``"{what}: {field_error}"``."""
         try:
             return cls.model_validate(data)
@@ -42,7 +42,7 @@ class SrscopeModel(BaseModel):
 
     @classmethod
     def from_json(
-        cls, text: str | bytes, what: str, error: type[SrscopeError] = SrscopeError
+        cls, text: str | bytes, what: str, error: type[SrscopeError] = SettingsError
     ) -> Self:
         """``cls`` from JSON text; bad JSON or invalid data is one ``error`` line."""
         try:
@@ -56,7 +56,7 @@ class SrscopeModel(BaseModel):
         """``cls`` from a JSON or YAML file; a missing, unreadable or invalid file is one line."""
         path = Path(path)
         if not path.is_file():
-            raise SrscopeError(f"{what or cls.__name__} file not found: {path}")
+            raise SettingsError(f"{what or cls.__name__} file not found: {path}")
         data = read_mapping(path)  # an empty YAML file is an empty mapping: all defaults
         return cls.validated({} if data is None else data, f"{what + ' ' if what else ''}{path}")
 
@@ -80,7 +80,7 @@ def read_mapping(path: str | os.PathLike) -> Any:
             return json.loads(text)
         return yaml.safe_load(text)
     except (ValueError, yaml.YAMLError, OSError) as exc:
-        raise SrscopeError(f"{path.name} is not valid YAML/JSON: {one_line(exc)}") from None
+        raise SettingsError(f"{path.name} is not valid YAML/JSON: {one_line(exc)}") from None
 
 
 def one_line(message: object, limit: int | None = 200) -> str:

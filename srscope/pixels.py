@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from srscope.errors import SrscopeError
+from srscope.errors import ImageError
 
 
 def _prefix(name: str | None) -> str:
@@ -23,12 +23,12 @@ def check_pixel_dtype(dtype: Any, name: str | None = None, *, allow_bool: bool =
     """
     dtype = np.dtype(dtype)
     if dtype == np.int8:
-        raise SrscopeError(
+        raise ImageError(
             f"{_prefix(name)}signed 8-bit pixels (int8) are not supported; "
             "save it as uint8 or uint16"
         )
     if dtype.kind not in "uif" and not (allow_bool and dtype == np.bool_):
-        raise SrscopeError(
+        raise ImageError(
             f"{_prefix(name)}unsupported pixel dtype {dtype} (use integer or float pixels)"
         )
 
@@ -37,4 +37,4 @@ def check_finite(image: Any, name: str | None = None) -> None:
     """Refuse an image with NaN or infinite pixels (every score, fit and output would be)."""
     arr = np.asarray(image)
     if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
-        raise SrscopeError(f"{_prefix(name)}the image has NaN or infinite pixels")
+        raise ImageError(f"{_prefix(name)}the image has NaN or infinite pixels")

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from srscope.errors import SrscopeError
+from srscope.errors import SettingsError
 from srscope.model_base import SrscopeModel
 
 REFERENCES_FORMAT = "srscope-references/1"
@@ -63,7 +63,7 @@ class ReferenceSet(SrscopeModel):
         if path.is_dir():
             path = path / REFERENCES_FILE
         if not path.is_file():
-            raise SrscopeError(f"no {REFERENCES_FILE} in {Path(folder)}")
+            raise SettingsError(f"no {REFERENCES_FILE} in {Path(folder)}")
         return cls.from_json(path.read_bytes(), f"invalid reference set {path}")
 
     def save(self, folder: str | os.PathLike) -> Path:

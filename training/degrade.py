@@ -13,7 +13,7 @@ import numpy as np
 
 from srscope.atomic import atomic_path
 from srscope.degradation import AiryPSF, DegradationRecord
-from srscope.errors import SrscopeError
+from srscope.errors import ImageError, OutputError, SettingsError
 from srscope.images import read_image
 from training.images import to_sources
 
@@ -42,23 +42,23 @@ def degrade_file(
 ) -> tuple[np.ndarray, float | None]:
     """Degrade ``hr_path`` with the record; write float32 LR OME-TIFF ``out`` atomically."""
     if not out.name.lower().endswith((".tif", ".tiff")):
-        raise SrscopeError(f"--out {out}: degrade writes OME-TIFF; name it .ome.tif")
+        raise OutputError(f"--out {out}: degrade writes OME-TIFF; name it .ome.tif")
     record = DegradationRecord.load(record_path)
     if hr_pixel_size_um is not None and not hr_pixel_size_um > 0:
-        raise SrscopeError(f"--hr-pixel-size-um must be > 0, got {hr_pixel_size_um}")
+        raise SettingsError(f"--hr-pixel-size-um must be > 0, got {hr_pixel_size_um}")
     sources = to_sources(hr_path.name, read_image(hr_path))
     if len(sources) != 1:
-        raise SrscopeError(f"{hr_path}: expected one image, found a stack of {len(sources)}")
+        raise ImageError(f"{hr_path}: expected one image, found a stack of {len(sources)}")
     img = sources[0].image
     if not np.isfinite(img).all():
-        raise SrscopeError(f"{hr_path}: the image has NaN or Inf pixels")
+        raise ImageError(f"{hr_path}: the image has NaN or Inf pixels")
     if min(img.shape[-2:]) < 2 * record.scale:
-        raise SrscopeError(
+        raise ImageError(
             f"{hr_path}: {img.shape[-1]}x{img.shape[-2]} px is too small for ×{record.scale}"
         )
     px = hr_pixel_size_um or ome_pixel_size_um(hr_path)
     if isinstance(record.psf, AiryPSF) and px and abs(px / record.psf.hr_pixel_size_um - 1) > 0.01:
-        raise SrscopeError(
+        raise ImageError(
             f"{hr_path} has {px:g} µm pixels but the record's psf.hr_pixel_size_um is "
             f"{record.psf.hr_pixel_size_um:g}: it was made for other images"
         )

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from srscope.errors import SrscopeError
+from srscope.errors import ImageError, SrscopeError
 from srscope.images import read_image
 from srscope.pixels import check_finite
 from srscope.references import REFERENCES_FILE, ReferenceSet
@@ -63,7 +63,7 @@ def to_sources(
             TrainingImage(f"{name}[z{z}]", arr[z].astype(np.float32), names)
             for z in range(arr.shape[0])
         ]
-    raise SrscopeError(f"{name}: unsupported image shape {arr.shape}")
+    raise ImageError(f"{name}: unsupported image shape {arr.shape}")
 
 
 def load_folder(folder: str | Path) -> list[TrainingImage]:
@@ -73,7 +73,7 @@ def load_folder(folder: str | Path) -> list[TrainingImage]:
         raise SrscopeError(f"not a folder: {folder}")
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
-        raise SrscopeError(f"no TIFF/PNG images in {folder}")
+        raise ImageError(f"no TIFF/PNG images in {folder}")
     sources: list[TrainingImage] = []
     for p in files:
         img = read_image(p)
@@ -124,7 +124,7 @@ def _plane(img: np.ndarray, name: str) -> np.ndarray:
     """A single 2-D plane of a capture (squeezing singleton axes)."""
     img = np.squeeze(img)
     if img.ndim != 2:
-        raise SrscopeError(f"{name}: expected one 2-D plane per capture, got shape {img.shape}")
+        raise ImageError(f"{name}: expected one 2-D plane per capture, got shape {img.shape}")
     return img
 
 

@@ -20,15 +20,15 @@ from scipy import ndimage, signal
 from skimage.restoration import richardson_lucy
 
 from srscope.degradation import DegradationRecord, GaussianPSF
-from srscope.errors import SrscopeError
+from srscope.errors import ImageError, SettingsError
 
 
 def _check(lr: np.ndarray, scale: int) -> np.ndarray:
     lr = np.asarray(lr, dtype=np.float32)
     if lr.ndim < 2:
-        raise SrscopeError(f"expected an image (..., Y, X), got shape {lr.shape}")
+        raise ImageError(f"expected an image (..., Y, X), got shape {lr.shape}")
     if not (isinstance(scale, (int, np.integer)) and 1 <= scale <= 8):
-        raise SrscopeError(f"scale must be an integer 1..8, got {scale!r}")
+        raise SettingsError(f"scale must be an integer 1..8, got {scale!r}")
     return lr
 
 
@@ -100,10 +100,10 @@ def bicubic_rl(
     else:
         sigma = float(record_or_sigma)
         if sigma < 0:
-            raise SrscopeError(f"PSF sigma must be ≥ 0, got {sigma}")
+            raise SettingsError(f"PSF sigma must be ≥ 0, got {sigma}")
         psf = gaussian_psf(effective_sigma(sigma, scale, pixel_box))
     if iterations < 1:
-        raise SrscopeError(f"iterations must be ≥ 1, got {iterations}")
+        raise SettingsError(f"iterations must be ≥ 1, got {iterations}")
     up = bicubic(lr, scale).astype(np.float64)
     if offset is None:
         offset = float(np.percentile(up, 0.1))

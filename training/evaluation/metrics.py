@@ -25,7 +25,7 @@ from skimage.filters import window
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from skimage.registration import phase_cross_correlation
 
-from srscope.errors import SrscopeError
+from srscope.errors import ImageError, SrscopeError
 
 
 def _as_float(img: np.ndarray) -> np.ndarray:
@@ -34,9 +34,9 @@ def _as_float(img: np.ndarray) -> np.ndarray:
 
 def _check_pair(ref: np.ndarray, test: np.ndarray) -> None:
     if ref.shape != test.shape:
-        raise SrscopeError(f"images differ in shape: {ref.shape} vs {test.shape}")
+        raise ImageError(f"images differ in shape: {ref.shape} vs {test.shape}")
     if ref.ndim != 2:
-        raise SrscopeError(f"expected 2-D images (Y, X), got shape {ref.shape}")
+        raise ImageError(f"expected 2-D images (Y, X), got shape {ref.shape}")
 
 
 def psnr(ref: np.ndarray, test: np.ndarray, data_range: float) -> float:
@@ -55,7 +55,7 @@ def ssim(ref: np.ndarray, test: np.ndarray, data_range: float) -> float:
     ref, test = _as_float(ref), _as_float(test)
     _check_pair(ref, test)
     if min(ref.shape) < 7:
-        raise SrscopeError(f"image {ref.shape} is too small for SSIM (needs ≥ 7×7)")
+        raise ImageError(f"image {ref.shape} is too small for SSIM (needs ≥ 7×7)")
     if not data_range > 0:
         raise SrscopeError(f"data_range must be > 0, got {data_range}")
     return float(structural_similarity(ref, test, data_range=data_range))
@@ -66,7 +66,7 @@ def center_crop(img: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     h, w = img.shape[-2:]
     th, tw = int(shape[0]), int(shape[1])
     if th > h or tw > w:
-        raise SrscopeError(f"cannot crop {h}x{w} to {th}x{tw}")
+        raise ImageError(f"cannot crop {h}x{w} to {th}x{tw}")
     y0, x0 = (h - th) // 2, (w - tw) // 2
     return img[..., y0 : y0 + th, x0 : x0 + tw]
 
@@ -98,11 +98,11 @@ def register(
     """
     ref, mov = _as_float(reference), _as_float(moving)
     if ref.ndim != 2 or mov.ndim != 2:
-        raise SrscopeError(f"register expects 2-D images, got {ref.shape} and {mov.shape}")
+        raise ImageError(f"register expects 2-D images, got {ref.shape} and {mov.shape}")
     common = (min(ref.shape[0], mov.shape[0]), min(ref.shape[1], mov.shape[1]))
     ref, mov = center_crop(ref, common), center_crop(mov, common)
     if min(common) < 16:
-        raise SrscopeError(f"common region {common} is too small to register")
+        raise ImageError(f"common region {common} is too small to register")
     # Hann window + plain cross-correlation: the image borders do not line up after a
     # shift, and phase normalisation amplifies the noise of smooth (blurred) images.
     win = window("hann", common)
@@ -114,14 +114,14 @@ def register(
     )
     shift = np.asarray(shift, dtype=float)
     if max_shift_px is not None and np.abs(shift).max() > max_shift_px:
-        raise SrscopeError(
+        raise ImageError(
             f"registration shift {tuple(np.round(shift, 2))} px exceeds {max_shift_px} px: "
             "are these captures of the same field?"
         )
     aligned = ndimage.shift(mov, shift, order=3, mode="nearest")
     m = math.ceil(np.abs(shift).max()) + border_px
     if 2 * m >= min(common) - 8:
-        raise SrscopeError(f"registration shift {tuple(shift)} leaves no common region")
+        raise ImageError(f"registration shift {tuple(shift)} leaves no common region")
     sl = (slice(m, common[0] - m), slice(m, common[1] - m))
     return Registration(
         reference=ref[sl],
@@ -138,7 +138,7 @@ def percentile_normalize(
     img = _as_float(img)
     lo, hi = np.percentile(img, [low, high])
     if not hi > lo:
-        raise SrscopeError("image is constant: cannot normalise for scoring")
+        raise ImageError("image is constant: cannot normalise for scoring")
     return (img - lo) / (hi - lo), float(lo), float(hi)
 
 
