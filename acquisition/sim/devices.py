@@ -36,7 +36,9 @@ from acquisition.sim.optics import (
     ObjectiveOptics,
     collection_factor,
 )
+from acquisition.sim.slide_render import render_slide
 from acquisition.sim.specimen import load_specimen
+from acquisition.sim.virtual_slide import is_slide_name, load_slide
 from srscope import logger
 
 DEFAULT_OBJECTIVES = {0: "5x/0.15", 1: "10x/0.30", 2: "20x/0.45"}
@@ -405,22 +407,29 @@ class SimCamera(_WorldMember, CameraDevice):
         sh, sw = self._sensor
         y0 = y - self._specimen_xy[1] + (ry - (sh - 1) / 2.0) * pixel_um
         x0 = x - self._specimen_xy[0] + (rx - (sw - 1) / 2.0) * pixel_um
+        source: Any = None  # what the frame is cut from (kept alive by the cache)
+        ident: tuple = ()
+        scale = 0.0
         if shutter_open:
-            specimen = load_specimen(self._specimen, self._specimen_px)
-            level = make_level(
-                specimen, objective, channel, _defocus_bin(defocus, objective, channel), cam
-            )
+            dz = _defocus_bin(defocus, objective, channel)
             scale = self._flux * self._exposure * collection_factor(objective, channel.kind)
-        else:
-            level, scale = None, 0.0
-        key = (id(level), round(y0, 6), round(x0, 6), h, w, scale, cam)
+            if is_slide_name(self._specimen):  # rendered region by region
+                source = load_slide(self._specimen.strip())
+                ident = (id(source), objective, channel, dz)
+            else:  # mirror-tiled: one pre-blurred level, frames are crops of it
+                specimen = load_specimen(self._specimen, self._specimen_px)
+                source = make_level(specimen, objective, channel, dz, cam)
+                ident = (id(source),)
+        key = (*ident, round(y0, 6), round(x0, 6), h, w, scale, cam)
         cached = self._cache.get(key)
         if cached is None:
-            if level is not None:
-                electrons = level.crop(y0, x0, h, w, scale)
-            else:
+            if source is None:
                 electrons = np.zeros((h, w), dtype=np.float32)
-            cached = self._cache.put(key, electrons, cam, owner=level)
+            elif ident[1:]:
+                electrons = render_slide(source, objective, channel, dz, cam, y0, x0, h, w, scale)
+            else:
+                electrons = source.crop(y0, x0, h, w, scale)
+            cached = self._cache.put(key, electrons, cam, owner=source)
         self._cache.expose(*cached, cam, out, self._noise if self._noise_on else None)
         return {
             "SimObjective": objective.label,
@@ -511,12 +520,16 @@ class SimCamera(_WorldMember, CameraDevice):
 
     @pymm_property
     def Specimen(self) -> str:
-        """Built-in specimen (tissue, he, usaf1951) or the path of an image file."""
+        """Built-in specimen (tissue, he, usaf1951), a virtual slide (slide_fluo, slide_he,
+        optionally :SEED or :SEED:SIZE_MM) or the path of an image file."""
         return self._specimen
 
     @Specimen.setter
     def Specimen(self, value: str) -> None:
-        load_specimen(str(value), self._specimen_px)  # fail now, not at the next snap
+        if is_slide_name(str(value)):
+            load_slide(str(value).strip())  # fail now, not at the next snap
+        else:
+            load_specimen(str(value), self._specimen_px)
         self._specimen = str(value)
 
     @pymm_property(limits=(0.0, 100.0))
