@@ -134,7 +134,7 @@ def processor_for(
 ) -> FrameProcessor | None:
     """The frame processor for ``--model`` (on-the-fly SR), or None without one.
 
-    Its outputs go to ``<base>.ome.zarr`` (every SR frame) and ``<base>_mosaic.ome.tif``;
+    Its outputs go to ``<base>.ome.zarr`` (every SR frame) and ``<base>_mosaic.ome.zarr``;
     with the useq ``sequence``, also ``<base>_mip.ome.zarr`` (a Z-stack) and
     ``<base>_composite.png`` (several channels) (:func:`acquisition.sr_hook.sr_processor`).
     """
@@ -324,6 +324,9 @@ def scan(
     exposure: float = typer.Option(10.0, help="Exposure (ms)"),
     overlap: float = typer.Option(0.1, min=0.0, max=0.8, help="Tile overlap fraction"),
     resume: bool = typer.Option(False, "--resume", help="Complete the scan already in --out"),
+    ome_tiff: bool = typer.Option(
+        False, "--ome-tiff", help="Also export each mosaic (LR, SR) as a pyramidal OME-TIFF"
+    ),
     model: str = ONTHEFLY_MODEL_PARAM,
     allow_mismatch: bool = ALLOW_MISMATCH_PARAM,
     roi: int = ROI_PARAM,
@@ -332,7 +335,11 @@ def scan(
     config: Path = CONFIG_PARAM,
     rig: Path = RIG_PARAM,
 ) -> None:
-    """Tile scan of a slide area or plate wells at the LR objective: OME-Zarr + mosaic."""
+    """Tile scan of a slide area or plate wells at the LR objective: OME-Zarr tiles + mosaic.
+
+    Mosaics are OME-Zarr 0.5 pyramids (``mosaic.ome.zarr``; with ``--model``,
+    ``sr.ome.zarr`` and ``sr_mosaic.ome.zarr``), streamed to disk.
+    """
     from acquisition.scan import scan_plan
     from srscope.atomic import check_output
 
@@ -369,12 +376,15 @@ def scan(
                 fit = model_fit_on_rig(scope, model, plan.channels, objective, allow_mismatch)
                 provenance = fit.provenance()
             processor = processor_for(model, out / "sr", provenance)  # scan/sr.ome.zarr
-            result = scope.scan(plan, out, resume=resume, processor=processor, progress=bar.update)
+            result = scope.scan(
+                plan, out, resume=resume, processor=processor, progress=bar.update,
+                ome_tiff=ome_tiff,
+            )  # fmt: skip
     except ScanInterrupted as exc:
         again = _resume_command(out, roi, specimen, config, model)
         typer.echo(f"{exc}: resume with {again}", err=True)
         raise typer.Exit(130) from None
-    mosaics = ", ".join(result.mosaics.values())
+    mosaics = ", ".join([*result.mosaics.values(), *filter(None, [result.sr_mosaic])])
     typer.echo(
         f"{out}: {result.tiles_captured}/{result.tiles_total} tiles in {result.seconds:.1f} s; "
         f"mosaic {mosaics}"
@@ -438,6 +448,9 @@ def acquire(
             seq, out, overwrite=overwrite, processor=processor, progress=bar.update
         )
     typer.echo(f"{path}: {count_frames(seq)} frames")
+    if processor is not None:  # what on-the-fly SR wrote beside it
+        mosaic = getattr(processor, "mosaic_file", None)
+        typer.echo(f"SR: {base}.ome.zarr" + (f", SR mosaic {mosaic}" if mosaic else ""))
     for view in getattr(processor, "views", None) or ():  # SR MIP, colour composite
         typer.echo(f"{view}")
 

@@ -187,18 +187,23 @@ def write_mosaic(
 class TileSpool:
     """Tiles with stage positions kept on disk until the mosaic's canvas is known.
 
-    Made for an acquisition's SR frames, whose positions arrive one frame at a time.
-    Lives in ``<out>.partial/spool``; :meth:`write` streams the tiles into ``out``.
+    Made for an acquisition's SR frames, whose positions arrive one frame at a time;
+    frames of different channels at one position become that tile's channels. Lives
+    in ``<out>.partial/spool``; :meth:`write` streams the tiles into ``out``.
     """
 
     def __init__(self, out: str | Path) -> None:
         self.out = Path(out)
         self.work = Path(str(self.out) + ".partial")
         self.positions: list[tuple[float, float]] = []
+        self.channel_of: list[int] = []
+        self.channels: list[str] = []
         self._group: Any = None
 
-    def add(self, tile: np.ndarray, position_um: tuple[float, float]) -> None:
-        """Keep ``tile`` (its centre at stage ``position_um``) until :meth:`write`."""
+    def add(
+        self, tile: np.ndarray, position_um: tuple[float, float], channel: str | None = None
+    ) -> None:
+        """Keep 2-D ``tile`` (its centre at stage ``position_um``) until :meth:`write`."""
         import zarr
 
         if self._group is None:
@@ -206,34 +211,73 @@ class TileSpool:
             self.work.mkdir(parents=True)
             self._group = zarr.open_group(str(self.work / "spool"), mode="w", zarr_format=3)
         tile = np.asarray(tile)
+        if tile.ndim != 2:
+            raise SrscopeError(f"spooled mosaic tiles are 2-D, got {tile.shape}")
+        name = channel or ""
+        if name not in self.channels:
+            self.channels.append(name)
         self._group.create_array(
             str(len(self.positions)), data=tile, chunks=tile.shape,
             compressors=compressors(fast=True),
         )  # fmt: skip
         self.positions.append((float(position_um[0]), float(position_um[1])))
+        self.channel_of.append(self.channels.index(name))
 
     def __len__(self) -> int:
         return len(self.positions)
 
     def write(self, pixel_size_um: float, **options: Any) -> Path:
-        """Blend the spooled tiles at their stage positions into ``out``, then drop the spool."""
+        """Blend the spooled tiles at their stage positions into ``out``, then drop the spool.
+
+        ``options``: :class:`StreamedMosaic`'s keywords (channel names default to the
+        frames' own).
+        """
         if not self.positions:
             raise SrscopeError("no tiles to stitch")
-        first = self._group["0"]
-        tile_shape = (int(first.shape[-2]), int(first.shape[-1]))
-        n_channels = int(np.prod(first.shape[:-2])) if first.ndim > 2 else 1
-        offsets = stage_offsets_px(self.positions, tile_shape, pixel_size_um)
+        group = self._group
+        first = group["0"]
+        tile_shape = (int(first.shape[0]), int(first.shape[1]))
+        tops = top_left_px(stage_offsets_px(self.positions, tile_shape, pixel_size_um))
         options.setdefault("origin_um", mosaic_origin_um(self.positions, tile_shape, pixel_size_um))
         options.setdefault("dtype", first.dtype)
-        group = self._group
-        path = write_mosaic(
-            self.out, lambda i: np.asarray(group[str(i)]), offsets, tile_shape,
-            n_channels=n_channels, pixel_size_um=pixel_size_um, **options,
+        if all(self.channels):
+            options.setdefault("channels", self.channels)
+        mosaic = StreamedMosaic(
+            self.out, canvas_of(tops, tile_shape), tile_shape,
+            n_channels=len(self.channels), pixel_size_um=pixel_size_um, **options,
         )  # fmt: skip
-        self.discard()
+        try:
+            for i, (top, ch) in enumerate(zip(tops, self.channel_of, strict=True)):
+                mosaic.add(np.asarray(group[str(i)]), (int(top[0]), int(top[1])), channel=ch)
+            path = mosaic.finish()
+        finally:
+            self.discard()
         return path
 
     def discard(self) -> None:
         """Drop the spool (and any work files beside it)."""
         self._group = None
         shutil.rmtree(self.work, ignore_errors=True)
+
+
+def export_ome_tiff(image: str | Path, tif: str | Path) -> Path:
+    """The OME-Zarr image at ``image`` as one pyramidal OME-TIFF (tiles streamed), atomically.
+
+    OME-Zarr 0.5 is the output; this is the export for tools that read only TIFF.
+    """
+    import json
+
+    from sr_engine.writers import pyramid_to_ome_tiff
+    from srscope.atomic import atomic_path
+    from srscope.ome_zarr import open_image
+
+    group = open_image(image)
+    ome = group.attrs["ome"]
+    ms = ome["multiscales"][0]
+    axes = "".join(a["name"].upper() for a in ms["axes"])
+    px = float(ms["datasets"][0]["coordinateTransformations"][0]["scale"][-1])
+    channels = [c["label"] for c in ome.get("omero", {}).get("channels", [])]
+    notes = {"srscope": json.dumps(group.attrs["srscope"])} if "srscope" in group.attrs else None
+    with atomic_path(tif) as tmp:
+        pyramid_to_ome_tiff(group, len(ms["datasets"]), tmp, axes, px, channels, notes)
+    return Path(tif)

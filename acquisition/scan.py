@@ -8,7 +8,12 @@ A scan folder holds::
                         by ome-writers through ``core.mda.run``; each run (first or
                         resumed) writes its own part
     journal.jsonl       one line per captured tile: which part holds it, stage position
-    mosaic.ome.tif      (per well: mosaic_<well>.ome.tif) when every tile is captured
+    mosaic.ome.zarr     (per well: mosaic_<well>.ome.zarr) when every tile is captured:
+                        OME-Zarr 0.5, multiscale, streamed (:mod:`acquisition.scan_mosaic`)
+    sr.ome.zarr, sr_mosaic.ome.zarr
+                        with on-the-fly SR (the CLI's ``--model``): every SR tile, and
+                        their mosaic streamed to disk by the SR worker
+    *.ome.tif           with ``ome_tiff``: each mosaic exported as pyramidal OME-TIFF
 
 Each tile's pixels reach the disk (zarr-python: one chunk file per tile, written
 atomically, synchronously) before its journal line, so a journaled tile always has
@@ -36,6 +41,7 @@ from pymmcore_plus.mda import MDAEngine, SkipEvent
 
 from acquisition.mda_thread import run_mda_on_thread
 from acquisition.models import FrameMeta
+from acquisition.mosaic_stream import export_ome_tiff
 from acquisition.ome_io import annotate_zarr
 from acquisition.processor import AbortableProcessor, FrameProcessor
 from acquisition.processor_relay import ProcessorRelay
@@ -50,7 +56,7 @@ from acquisition.scan_journal import (
     load_tiles,
     read_tile,
 )
-from acquisition.scan_mosaic import process_stored, write_mosaics, write_processed_mosaics
+from acquisition.scan_mosaic import ProcessedMosaics, process_stored, write_mosaics
 from acquisition.scan_plan import MAX_TILES, AreaPlan, GridPlan, PlatePlan, ScanPlan, scan_plan
 from srscope import logger
 from srscope.errors import SrscopeError
@@ -106,6 +112,7 @@ class ScanResult(SrscopeModel):
     parts: list[str]
     mosaics: dict[str, str] = Field(default_factory=dict)
     processed_mosaics: dict[str, str] = Field(default_factory=dict)
+    sr_mosaic: str | None = None  # written by the processor itself (on-the-fly SR's worker)
     seconds: float = 0.0
     acquisition_s: float = 0.0  # of ``seconds``: capturing this run's tiles
     complete: bool = False
@@ -151,13 +158,16 @@ def run_scan(
     on_tile: OnTile | None = None,
     stop: Callable[[], bool] | None = None,
     stitch_mosaic: bool = True,
+    ome_tiff: bool = False,
 ) -> ScanResult:
     """Run a scan into ``out_dir`` (or resume the one there) and stitch its mosaic.
 
     ``processor`` (a :class:`~acquisition.processor.FrameProcessor`, e.g. on-the-fly
-    SR) sees every tile on a relay thread; its outputs are stitched into
-    ``mosaic_processed*.ome.tif`` at their own pixel size. Acquisition never waits
-    on it. ``progress(done, total)`` and ``on_tile(image, meta)`` are called on the
+    SR) sees every tile on a relay thread; outputs it returns are streamed into
+    ``mosaic_processed*.ome.zarr`` at their own pixel size (a processor that writes
+    its own mosaic names it in ``mosaic_file``). Acquisition never waits on it.
+    ``ome_tiff``: every mosaic is also exported as a pyramidal OME-TIFF.
+    ``progress(done, total)`` and ``on_tile(image, meta)`` are called on the
     acquisition thread after each tile is stored (keep them quick); ``stop()`` is
     polled and True ends the scan after the current tile (:class:`ScanStopped`,
     resumable). Raises :class:`ScanIncomplete` when the camera fails mid-scan and
@@ -226,9 +236,9 @@ def run_scan(
     # on the fly only when this run captures every tile; else SR from disk at the end
     on_the_fly = processor is not None and not done
     relay = ProcessorRelay(processor, "all").start() if on_the_fly else None
-    processed: dict[TileKey, np.ndarray] = {}
-    if relay is not None:
-        relay.processed.connect(lambda res, meta: processed.__setitem__(meta.extra["tile"], res))
+    mosaics = ProcessedMosaics(out, state, ome_tiff) if stitch_mosaic and processor else None
+    if relay is not None and mosaics is not None:
+        relay.processed.connect(lambda res, meta: mosaics.add(meta.extra["tile"], res))
     error: BaseException | None = None
     stopped = False
     if len(done) < n_total:
@@ -247,19 +257,28 @@ def run_scan(
     )
     if error is not None or len(captured) < n_total:
         _stop_processing(relay, processor)  # an incomplete scan gets no processed mosaic
+        if mosaics is not None:
+            mosaics.abort()
         _raise_incomplete(error, stopped, len(captured), n_total, out)
     try:
         if relay is not None:
             relay.stop(drain=True)
         elif processor is not None:
-            processed = process_stored(out, state, journal, processor)
+            process_stored(out, state, journal, processor, mosaics)
         result.complete = True
         if stitch_mosaic:
-            result.mosaics = write_mosaics(out, state, journal)
-            if processed:
-                result.processed_mosaics = write_processed_mosaics(out, state, processed)
+            result.mosaics = write_mosaics(out, state, journal, ome_tiff)
+        if mosaics is not None:
+            result.processed_mosaics = mosaics.finish()
+        sr_mosaic = getattr(processor, "mosaic_file", None)
+        if sr_mosaic is not None:
+            result.sr_mosaic = Path(sr_mosaic).name
+            if ome_tiff and Path(sr_mosaic).suffix == ".zarr":
+                export_ome_tiff(sr_mosaic, str(sr_mosaic)[: -len(".zarr")] + ".tif")
     except KeyboardInterrupt:
         _stop_processing(relay, processor)
+        if mosaics is not None:
+            mosaics.abort()
         raise ScanInterrupted(n_total, n_total, "before the mosaics were written") from None
     result.seconds = time.perf_counter() - t_start
     return result

@@ -119,8 +119,9 @@ class SRFrameProcessor:
     acquisition's processor relay calls it on the acquisition thread.
 
     ``out_path``: where the SR image goes (``.ome.zarr``); ``mosaic_path``:
-    where the stitched SR mosaic of a tile scan goes (``.ome.zarr`` or
-    ``.ome.tif``; None: no mosaic). The worker loads the model when this is
+    where the stitched SR mosaic of a tile scan goes (OME-Zarr 0.5 ``.ome.zarr``,
+    streamed to disk by the worker; ``.ome.tif``: exported to OME-TIFF; None: no
+    mosaic). The worker loads the model when this is
     constructed (a bad model is refused here, before any acquisition) and runs
     at idle CPU priority with ``threads`` ONNX Runtime threads (default: one
     core fewer than the machine has). ``max_queue`` bounds memory: when SR
@@ -212,10 +213,16 @@ class SRFrameProcessor:
         return None if self._lr_pixel_um is None else self._lr_pixel_um / self.scale
 
     @property
+    def mosaic_file(self) -> Path | None:
+        """The SR mosaic the worker wrote for the last sequence, or None."""
+        return self.mosaic_path if self._mosaic_written else None
+
+    @property
     def mosaic(self) -> np.ndarray | None:
-        """The SR mosaic the worker wrote (read back once), or None."""
+        """The SR mosaic the worker wrote (level 0, read back once: small scans), or None."""
         if self._mosaic is None and self._mosaic_written and self.mosaic_path is not None:
-            self._mosaic = read_image(self.mosaic_path)
+            image = read_image(self.mosaic_path)
+            self._mosaic = image[0] if image.ndim == 3 and image.shape[0] == 1 else image
         return self._mosaic
 
     # -- MDA listener API (called on the acquisition side: must be cheap) --
@@ -226,7 +233,8 @@ class SRFrameProcessor:
     def frameReady(self, image: np.ndarray, event: Any = None, meta: Any = None) -> None:
         px = meta.get("pixel_size_um") if isinstance(meta, dict) else None
         pos = (getattr(event, "x_pos", None), getattr(event, "y_pos", None))
-        self._send_frame(image, pos, px)
+        channel = getattr(getattr(event, "channel", None), "config", None)
+        self._send_frame(image, pos, px, channel)
 
     def sequenceFinished(self, sequence: Any = None) -> None:
         if self._open:
@@ -244,7 +252,7 @@ class SRFrameProcessor:
         if not self._open:
             self._begin(self.sequence, px)
         pos = getattr(metadata, "position_um", (None, None))
-        self._send_frame(image, (pos[0], pos[1]), px)
+        self._send_frame(image, (pos[0], pos[1]), px, getattr(metadata, "channel", None) or None)
         return None
 
     def finish(self) -> None:
@@ -322,7 +330,9 @@ class SRFrameProcessor:
         self._post(Begin(sequence, lr_pixel_um))
         self._open = True
 
-    def _send_frame(self, image: np.ndarray, pos: tuple[Any, Any], px: float | None) -> None:
+    def _send_frame(
+        self, image: np.ndarray, pos: tuple[Any, Any], px: float | None, channel: str | None = None
+    ) -> None:
         if not self._open:
             raise SrscopeError("on-the-fly SR: frame received before the sequence started")
         now = time.perf_counter()
@@ -336,9 +346,10 @@ class SRFrameProcessor:
         image = np.asarray(image)
         slot = self._ring_put(image)
         if slot is not None:
-            self._post(Frame(None, pos, px, RingSlot(slot, image.shape, image.dtype.str)))
+            ring = RingSlot(slot, image.shape, image.dtype.str)
+            self._post(Frame(None, pos, px, ring, channel))
         else:  # pickled now, so the camera may reuse its buffer
-            self._post(Frame(image, pos, px))
+            self._post(Frame(image, pos, px, None, channel))
 
     def _post(self, message: Request) -> None:
         with self._send_lock:
@@ -383,9 +394,10 @@ def sr_processor(
 ) -> SRFrameProcessor:
     """On-the-fly SR of an acquisition, written as the CLI and the viewer write it.
 
-    Every SR frame goes to ``<base>.ome.zarr``, a scan's SR mosaic to
-    ``<base>_mosaic.ome.tif``; ``provenance`` (e.g. how the model fits the frames)
-    is written with them. ``model``: a path, a bundled model's name or a loaded model.
+    Every SR frame goes to ``<base>.ome.zarr``, a scan's SR mosaic (streamed, OME-Zarr
+    0.5, multiscale) to ``<base>_mosaic.ome.zarr``; ``provenance`` (e.g. how the model
+    fits the frames) is written with them. ``model``: a path, a bundled model's name or
+    a loaded model.
     ``sequence`` (the useq ``MDASequence`` being run): the SR store gets its axes
     and channel colours, and a Z-stack's MIP and a multi-channel composite are
     written beside it (:mod:`acquisition.sr_views`).
@@ -393,7 +405,7 @@ def sr_processor(
     return SRFrameProcessor(
         model,
         Path(f"{base}.ome.zarr"),
-        mosaic_path=Path(f"{base}_mosaic.ome.tif"),
+        mosaic_path=Path(f"{base}_mosaic.ome.zarr"),
         provenance=provenance,
         sequence=sequence,
     )

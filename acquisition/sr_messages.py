@@ -52,6 +52,7 @@ class Frame:
     position_um: tuple[Any, Any]  # stage (x, y), None where unknown
     lr_pixel_um: float | None
     ring: RingSlot | None = None
+    channel: str | None = None  # the channel's name: a scan's SR mosaic has one per channel
 
 
 @dataclass(frozen=True)

@@ -31,8 +31,7 @@ from typing import Any
 import numpy as np
 
 from acquisition.frame_ring import RingReader
-from acquisition.mosaic import stitch_tiles
-from acquisition.ome_io import write_image
+from acquisition.mosaic_stream import TileSpool, export_ome_tiff
 from acquisition.sr_messages import (
     Abort,
     Begin,
@@ -132,12 +131,14 @@ def serve(
                 writer = SRWriter(
                     model, out_path, mosaic_path, overwrite, sequence, px, pacer, provenance
                 )
-            case Frame(image=image, position_um=pos, lr_pixel_um=px) if image is not None:
+            case Frame(image=image, position_um=pos, lr_pixel_um=px, channel=ch) if (
+                image is not None
+            ):
                 if writer is None:
                     writer = SRWriter(
                         model, out_path, mosaic_path, overwrite, None, px, pacer, provenance
                     )
-                writer.add(image, pos, px)
+                writer.add(image, pos, px, ch)
             case Finish():
                 report = writer.finish() if writer is not None else SRReport()
                 writer = None
@@ -185,6 +186,10 @@ def receive(
 class SRWriter:
     """SR of each frame appended to one OME-Zarr image; the SR mosaic at the end.
 
+    Frames with a stage position are also kept in a :class:`TileSpool` on disk (not in
+    memory: a slide's SR tiles outgrow it), streamed into the mosaic by :meth:`finish`
+    at their stage positions (:mod:`acquisition.mosaic_stream` says why not refined).
+
     An error in one frame's SR (a :class:`SrscopeError`, e.g. a NaN frame)
     writes a blank SR frame and is counted, so frame indices stay aligned
     with the raw data; any other error stops SR for this image (the frames
@@ -210,7 +215,7 @@ class SRWriter:
         self.overwrite = overwrite
         self.sequence = sequence
         self.lr_pixel_um = lr_pixel_um or None
-        self.tiles: list[tuple[np.ndarray, tuple[float, float]]] = []
+        self.spool = TileSpool(self._mosaic_zarr()) if self.mosaic_path is not None else None
         self.compute_ms: list[float] = []
         self.frames_done = 0
         self.errors = 0
@@ -224,19 +229,25 @@ class SRWriter:
     def hr_pixel_um(self) -> float | None:
         return None if self.lr_pixel_um is None else self.lr_pixel_um / self.model.scale
 
-    def add(self, frame: np.ndarray, pos: tuple[Any, Any], lr_pixel_um: float | None) -> None:
+    def add(
+        self,
+        frame: np.ndarray,
+        pos: tuple[Any, Any],
+        lr_pixel_um: float | None,
+        channel: str | None = None,
+    ) -> None:
         if self.error is not None:
             return
         if self.lr_pixel_um is None:
             self.lr_pixel_um = lr_pixel_um or None
         try:
-            self._add(frame, pos)
+            self._add(frame, pos, channel)
         except Exception as exc:  # reported at finish, never raised into the acquisition
             self.error = f"{type(exc).__name__}: {exc}"
             logger.error("on-the-fly SR failed: %s", self.error)
             self._close_stream()
 
-    def _add(self, frame: np.ndarray, pos: tuple[Any, Any]) -> None:
+    def _add(self, frame: np.ndarray, pos: tuple[Any, Any], channel: str | None) -> None:
         self.pacer.wait()
         t0 = time.perf_counter()
         try:
@@ -248,10 +259,11 @@ class SRWriter:
             sr = np.zeros((frame.shape[-2] * s, frame.shape[-1] * s), frame.dtype)
         self.compute_ms.append((time.perf_counter() - t0) * 1e3)
         if self._stream is None:
-            self._stream = self._open_stream(sr.shape, sr.dtype)
+            positioned = pos[0] is not None and pos[1] is not None
+            self._stream = self._open_stream(sr.shape, sr.dtype, positioned)
         self._stream.append(sr)
-        if self.mosaic_path is not None and pos[0] is not None and pos[1] is not None:
-            self.tiles.append((sr, (float(pos[0]), float(pos[1]))))
+        if self.spool is not None and pos[0] is not None and pos[1] is not None:
+            self.spool.add(sr, (float(pos[0]), float(pos[1])), channel)
         self.pacer.end_chunk()
         self.frames_done += 1
 
@@ -263,11 +275,13 @@ class SRWriter:
             except Exception as exc:
                 self.error = f"SR MIP/composite: {type(exc).__name__}: {exc}"
         mosaic = False
-        if self.error is None and self.mosaic_path is not None and self.tiles:
+        if self.error is None and self.spool is not None and len(self.spool):
             try:
                 mosaic = self._write_mosaic()
             except Exception as exc:
                 self.error = f"SR mosaic: {type(exc).__name__}: {exc}"
+        if self.spool is not None:
+            self.spool.discard()
         return SRReport(
             frames_done=self.frames_done,
             errors=self.errors,
@@ -281,8 +295,10 @@ class SRWriter:
     def abort(self) -> None:
         """Close the SR image as it is (the acquisition stopped): no mosaic."""
         self._close_stream()
+        if self.spool is not None:
+            self.spool.discard()
 
-    def _open_stream(self, shape: tuple[int, ...], dtype: Any) -> Any:
+    def _open_stream(self, shape: tuple[int, ...], dtype: Any, positioned: bool = False) -> Any:
         from ome_writers import AcquisitionSettings, create_stream, useq_to_acquisition_settings
 
         h, w = shape[-2:]
@@ -293,11 +309,14 @@ class SRWriter:
             )["dimensions"]
             dims = with_channel_colors(dims)  # omero.channels[].color
             self._dims, self._dtype = dims, np.dtype(dtype)
-        except Exception:  # no, ragged or unknown sequence: one growing T axis
+        except Exception:  # no, ragged or unknown sequence: one growing axis
             from ome_writers import Dimension
 
+            # frames at stage positions (a scan's tiles) stack on a position axis "p"
+            # (NGFF has no position type: "other"); frames without, on time
+            first = ("p", "other") if positioned else ("t", "time")
             dims = [
-                Dimension(name="t", count=None, chunk_size=1, type="time"),
+                Dimension(name=first[0], count=None, chunk_size=1, type=first[1]),
                 Dimension(name="y", count=h, chunk_size=h, scale=hr_px, unit="micrometer"),
                 Dimension(name="x", count=w, chunk_size=w, scale=hr_px, unit="micrometer"),
             ]
@@ -343,10 +362,27 @@ class SRWriter:
             except Exception as exc:
                 logger.debug("closing the SR image: %s", exc)
 
+    def _mosaic_zarr(self) -> Path:
+        """Where the mosaic is streamed: ``mosaic_path``, or beside it for a TIFF export."""
+        assert self.mosaic_path is not None
+        if self.mosaic_path.suffix.lower() in (".tif", ".tiff"):
+            return self.mosaic_path.with_name(self.mosaic_path.name + ".zarr")
+        return self.mosaic_path
+
     def _write_mosaic(self) -> bool:
-        if self.hr_pixel_um is None or self.mosaic_path is None:
+        if self.hr_pixel_um is None or self.mosaic_path is None or self.spool is None:
             logger.warning("no pixel size: SR mosaic not written")
             return False
-        mosaic = stitch_tiles(self.tiles, self.hr_pixel_um, refine=False)
-        write_image(self.mosaic_path, mosaic, self.hr_pixel_um, "SR mosaic (computed)")
+        provenance = {**self._provenance(), "kind": "SR mosaic", "placement": "stage"}
+        path = self.spool.write(
+            self.hr_pixel_um,
+            name="SR mosaic (computed)",
+            provenance=provenance,
+            overwrite=self.overwrite,
+        )
+        if path != self.mosaic_path:  # an OME-TIFF asked for: exported, the Zarr dropped
+            import shutil
+
+            export_ome_tiff(path, self.mosaic_path)
+            shutil.rmtree(path)
         return True

@@ -172,6 +172,17 @@ def open_image(path: str | os.PathLike, mode: str = "r") -> Any:
     return zarr.open_group(str(path), mode=mode)
 
 
+def read_level(path: str | os.PathLike, max_side: int = 4096) -> np.ndarray:
+    """The finest level of an OME-Zarr image whose Y and X fit in ``max_side`` (a
+    preview of a slide without reading its level 0), one channel as ``(Y, X)``."""
+    group = open_image(path)
+    k = 0
+    while str(k + 1) in group and max(group[str(k)].shape[-2:]) > max_side:
+        k += 1
+    image = np.asarray(group[str(k)])
+    return image[0] if image.ndim == 3 and image.shape[0] == 1 else image
+
+
 def _fit_chunks(chunks: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(max(1, min(c, s)) for c, s in zip(chunks, shape, strict=True))
 
@@ -310,5 +321,6 @@ __all__ = [
     "ome_attrs",
     "open_image",
     "pyramid_shapes",
+    "read_level",
     "write_metadata",
 ]

@@ -3,7 +3,7 @@
 The viewer runs exactly what ``srscope scan`` and ``srscope references`` run
 (:func:`acquisition.scan.run_scan`, :func:`acquisition.references.capture_references`),
 so its folders are the CLI's (``scan.json``, ``tiles/``, ``journal.jsonl``,
-``mosaic.ome.tif``, ``sr.ome.zarr``, ``sr_mosaic.ome.tif``; ``references.json``)
+``mosaic.ome.zarr``, ``sr.ome.zarr``, ``sr_mosaic.ome.zarr``; ``references.json``)
 and a stopped scan resumes from either. Each job runs on a panel's task thread
 and reports through its :class:`~ui.tasks.TaskContext`.
 """
@@ -24,7 +24,7 @@ from acquisition.rig import Rig
 from acquisition.scan import GridPlan, ScanResult, run_scan
 from acquisition.sr_hook import sr_processor
 from srscope.errors import SrscopeError
-from srscope.images import read_image
+from srscope.ome_zarr import read_level
 from srscope.references import ReferenceSet
 from ui.panels import ReferencesRequest, ScanRequest
 from ui.tasks import TaskContext
@@ -107,8 +107,7 @@ def scan_job(rig: Rig, req: ScanRequest, ctx: TaskContext, model: Path | None) -
         finally:
             if processor is not None:
                 processor.close()
-    sr_mosaic = out / "sr_mosaic.ome.tif"
-    ctx.preview(read_image(sr_mosaic if sr_mosaic.is_file() else out / result.mosaics["all"]))
+    ctx.preview(read_level(out / (result.sr_mosaic or result.mosaics["all"])))
     return result
 
 

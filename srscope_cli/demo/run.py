@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import Field, field_validator
 
 from acquisition.microscope import Microscope
@@ -316,7 +317,7 @@ def _acquire(
             "scan_raw": "scan/tiles",
             "scan_lr_mosaic": f"scan/{result.mosaics['all']}",
             "scan_sr": "scan/sr.ome.zarr",
-            "scan_sr_mosaic": "scan/sr_mosaic.ome.tif",
+            "scan_sr_mosaic": f"scan/{result.sr_mosaic or 'sr_mosaic.ome.zarr'}",
         }
     )
 
@@ -365,10 +366,15 @@ def _scan_outputs(result: ScanResult, processor: SRFrameProcessor) -> _DemoScan:
     stats: dict[str, Any] = {"acquisition_s": result.acquisition_s, "tiles": result.tiles_captured}
     stats.update(processor.stats.summary())
     return _DemoScan(
-        lr_mosaic=read_image(result.folder / result.mosaics["all"]),
+        lr_mosaic=_one_channel(read_image(result.folder / result.mosaics["all"])),
         sr_mosaic=processor.mosaic,
         stats=stats,
     )
+
+
+def _one_channel(image: np.ndarray) -> np.ndarray:
+    """A one-channel OME-Zarr mosaic's (1, Y, X) level 0 as (Y, X)."""
+    return image[0] if image.ndim == 3 and image.shape[0] == 1 else image
 
 
 def _check_pixel_size(lr_px: float, model: Any, notes: list[str]) -> None:

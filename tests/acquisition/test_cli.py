@@ -103,7 +103,7 @@ def test_scan_camera_failure_then_resume(tmp_path, capsys):
     assert "4/4 tiles" in text
     lines = [json.loads(x) for x in (out / "journal.jsonl").read_text().splitlines()]
     assert sorted(e["p"] for e in lines) == [0, 1, 2, 3]
-    assert (out / "mosaic.ome.tif").is_file()
+    assert (out / "mosaic.ome.zarr" / "zarr.json").is_file()
 
 
 def test_acquire_cli(tmp_path, capsys):

@@ -21,6 +21,8 @@ from acquisition.scan import (
 )
 from srscope.errors import SrscopeError
 
+yaozarrs = pytest.importorskip("yaozarrs")
+
 PLAN = GridPlan(center_um=(100.0, -200.0), rows=2, columns=3, channels=["DAPI"], exposure_ms=20)
 
 
@@ -44,15 +46,25 @@ def test_scan_writes_zarr_tiles_and_a_seam_free_mosaic(scope, tmp_path):
     assert "ome" in group.attrs
     assert group.attrs["srscope"]["objective"] == "5x/0.15"
     assert group.attrs["srscope"]["pixel_size_um"] == 1.3
-    from acquisition.ome_io import read_ome_tiff
-
-    mosaic, info = read_ome_tiff(tmp_path / "s" / "mosaic.ome.tif")
-    assert info["pixel_size_um"] == 1.3
-    assert info["position_um"][:2] == pytest.approx((100.0, -200.0), abs=1.3)  # scan centre
-    assert info["srscope"]["objective"] == "5x/0.15"
+    assert result.mosaics == {"all": "mosaic.ome.zarr"}
+    path = tmp_path / "s" / "mosaic.ome.zarr"
+    yaozarrs.validate_zarr_store(str(path))  # OME-Zarr 0.5, every level
+    root = zarr.open_group(path, mode="r")
+    ms = root.attrs["ome"]["multiscales"][0]
+    scale, trans = (t[t["type"]] for t in ms["datasets"][0]["coordinateTransformations"])
+    assert scale[-1] == 1.3 and [a["name"] for a in ms["axes"]] == ["c", "y", "x"]
+    assert root.attrs["srscope"]["objective"] == "5x/0.15"
+    assert root.attrs["ome"]["omero"]["channels"][0]["label"] == "DAPI"
+    mosaic = np.asarray(root["0"])[0]
+    assert mosaic.dtype == np.uint16 and mosaic.mean() > 100
     # 3 columns x 2 rows of 128 px with 10 % overlap
     assert mosaic.shape[1] == pytest.approx(128 + 2 * 128 * 0.9, abs=2)
     assert mosaic.shape[0] == pytest.approx(128 + 128 * 0.9, abs=2)
+    h, w = mosaic.shape
+    centre = (trans[-1] + (w - 1) / 2 * 1.3, trans[-2] + (h - 1) / 2 * 1.3)
+    assert centre == pytest.approx((100.0, -200.0), abs=1.3)  # the scan's centre
+    for d in ms["datasets"]:  # every level readable
+        assert np.asarray(root[d["path"]]).shape[0] == 1
 
 
 def test_stitch_matches_one_big_frame_without_seams(scope):
@@ -113,7 +125,7 @@ def test_camera_failure_mid_scan_keeps_tiles_and_resume_completes(scope, tmp_pat
     _, tiles, _ = load_tiles(out)
     assert sorted(tiles) == [(0, 0), (1, 0), (2, 0), (3, 0)]
     assert all(t.mean() > 100 for t in tiles.values())  # readable, real pixels
-    assert not (out / "mosaic.ome.tif").exists()
+    assert not (out / "mosaic.ome.zarr").exists()
 
     scope.core.setProperty("Camera", "FailAfterFrames", -1)
     result = run_scan(scope, None, out, resume=True)
@@ -123,7 +135,8 @@ def test_camera_failure_mid_scan_keeps_tiles_and_resume_completes(scope, tmp_pat
     # the resumed part holds only the missing tiles
     entries = Journal(out / "journal.jsonl").latest()
     assert {k for k, e in entries.items() if e.part == "part001.ome.zarr"} == {(4, 0), (5, 0)}
-    assert (out / "mosaic.ome.tif").exists()
+    assert (out / "mosaic.ome.zarr").exists()
+    assert not list(out.glob("*.partial"))  # no work files left
 
 
 def test_ctrl_c_mid_scan_keeps_tiles_and_resume_completes(scope, tmp_path):
@@ -185,7 +198,9 @@ def test_well_plate_scan_gives_a_mosaic_per_well(scope, tmp_path):
     plan = PlatePlan(plate="96-well", wells=["A1", "B2"], rows=1, columns=2, channels=["DAPI"])
     result = run_scan(scope, plan, tmp_path / "p")
     assert result.tiles_total == 4
-    assert result.mosaics == {"A1": "mosaic_A1.ome.tif", "B2": "mosaic_B2.ome.tif"}
+    assert result.mosaics == {"A1": "mosaic_A1.ome.zarr", "B2": "mosaic_B2.ome.zarr"}
+    for name in result.mosaics.values():
+        yaozarrs.validate_zarr_store(str(tmp_path / "p" / name))
 
 
 def test_scan_feeds_every_tile_to_a_processor(scope, tmp_path):
@@ -203,8 +218,25 @@ def test_scan_feeds_every_tile_to_a_processor(scope, tmp_path):
 
     proc = Upscale()
     plan = PLAN.model_copy(update={"channels": ["DAPI", "TRITC"]})
-    result = run_scan(scope, plan, tmp_path / "s", processor=proc)
+    result = run_scan(scope, plan, tmp_path / "s", processor=proc, ome_tiff=True)
     assert proc.n == 12 and proc.finished
-    with tifffile.TiffFile(tmp_path / "s" / result.processed_mosaics["all"]) as sr:
+    assert result.processed_mosaics == {"all": "mosaic_processed.ome.zarr"}
+    path = tmp_path / "s" / "mosaic_processed.ome.zarr"
+    yaozarrs.validate_zarr_store(str(path))
+    root = zarr.open_group(path, mode="r")
+    scale = root.attrs["ome"]["multiscales"][0]["datasets"][0]["coordinateTransformations"][0]
+    assert scale["scale"][-1] == pytest.approx(0.65)
+    labels = [c["label"] for c in root.attrs["ome"]["omero"]["channels"]]
+    assert labels == ["DAPI", "TRITC"]  # both channels
+    # streamed while the scan ran == the in-memory stitch of the same outputs
+    _, tiles, _ = load_tiles(tmp_path / "s")
+    state = json.loads((tmp_path / "s" / "scan.json").read_text())
+    pos = [(p["x"], p["y"]) for p in state["positions"]]
+    up = [np.stack([np.kron(tiles[(i, c)], np.ones((2, 2))) for c in (0, 1)]) for i in range(6)]
+    expected = np.rint(stitch(up, pos, 0.65, refine=False))
+    np.testing.assert_allclose(np.asarray(root["0"]), expected, atol=1)
+    # the OME-TIFF export of both mosaics
+    with tifffile.TiffFile(tmp_path / "s" / "mosaic_processed.ome.tif") as sr:
         assert 'PhysicalSizeX="0.65"' in sr.ome_metadata
-        assert sr.series[0].shape[0] == 2  # both channels
+        assert sr.series[0].shape[0] == 2 and len(sr.series[0].levels) >= 1
+    assert (tmp_path / "s" / "mosaic.ome.tif").is_file()

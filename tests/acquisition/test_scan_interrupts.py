@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import tifffile
 import zarr
 
 from acquisition.scan import GridPlan, Journal, ScanInterrupted, run_scan
@@ -86,15 +85,25 @@ def assert_stored_once(out: Path, n_tiles: int) -> None:
     assert sorted(stored) == [(i, 0) for i in range(n_tiles)]
     journal = Journal(out / "journal.jsonl").latest()
     assert {k: e.part for k, e in journal.items()} == {k: v[0] for k, v in stored.items()}
-    assert (out / "mosaic.ome.tif").is_file()
+    assert (out / "mosaic.ome.zarr" / "zarr.json").is_file()
+
+
+def _level0(path: Path) -> np.ndarray:
+    """One channel's level 0 of an OME-Zarr 0.5 mosaic, checked valid at every level."""
+    yaozarrs = pytest.importorskip("yaozarrs")
+    yaozarrs.validate_zarr_store(str(path))
+    return np.asarray(zarr.open_group(path, mode="r")["0"])[0]
 
 
 def assert_sr_complete(out: Path, n_tiles: int) -> None:
-    sr = np.asarray(zarr.open_group(out / "sr.ome.zarr", mode="r")["0"][...])
+    root = zarr.open_group(out / "sr.ome.zarr", mode="r")
+    axes = root.attrs["ome"]["multiscales"][0]["axes"]
+    assert axes[0] == {"name": "p", "type": "other"}  # tiles on a position axis, not time
+    sr = np.asarray(root["0"][...])
     assert sr.shape[0] == n_tiles and sr.shape[-1] == 4 * ROI
     assert all(np.any(sr[i]) for i in range(n_tiles))
-    mosaic = tifffile.imread(out / "sr_mosaic.ome.tif")
-    raw = tifffile.imread(out / "mosaic.ome.tif")
+    mosaic = _level0(out / "sr_mosaic.ome.zarr")
+    raw = _level0(out / "mosaic.ome.zarr")
     assert mosaic.shape == pytest.approx(tuple(4 * s for s in raw.shape), abs=8)
     assert np.count_nonzero(mosaic) > 0.99 * mosaic.size
 
@@ -143,7 +152,7 @@ def test_ctrl_c_with_model_then_resume_completes_sr_and_its_mosaic(tmp_path):
     proc = interrupt(scan_args(out, "--model", "live_fluo", rows=rows, cols=cols), out, 2,
                      signal.SIGINT)  # fmt: skip
     assert proc.returncode == 130 and "--model live_fluo" in proc.stderr
-    assert not (out / "sr_mosaic.ome.tif").exists()  # no mosaic of part of a scan
+    assert not (out / "sr_mosaic.ome.zarr").exists()  # no mosaic of part of a scan
     resume(out, "--model", "live_fluo")
     assert_sr_complete(out, rows * cols)
     stored = stored_tiles(out)

@@ -51,6 +51,9 @@ def test_scan_writes_sr_beside_raw_with_hr_pixel_size(rig, fitc_model, tmp_path)
     step = round(0.9 * h)
     assert proc.mosaic.shape == (h + step, h + step)
     assert _zarr_scale(tmp_path / "sr_mosaic.ome.zarr")[-1] == pytest.approx(lr_px / 4)
+    assert proc.mosaic_file == tmp_path / "sr_mosaic.ome.zarr"
+    pytest.importorskip("yaozarrs").validate_zarr_store(str(proc.mosaic_file))  # OME-Zarr 0.5
+    assert not (tmp_path / "sr_mosaic.ome.zarr.partial").exists()  # the spool is gone
     assert proc.stats.tail_s < 30
 
 

@@ -187,9 +187,9 @@ def test_scan_panel_runs_off_the_gui_thread(viewer, qtbot, tmp_path):
     assert blocker.args[0], blocker.args
     assert panel.preview.has_image()
     # the files `srscope scan --model` writes
-    assert (tmp_path / "scan" / "sr_mosaic.ome.tif").is_file()
+    assert (tmp_path / "scan" / "sr_mosaic.ome.zarr" / "zarr.json").is_file()
     assert (tmp_path / "scan" / "tiles" / "part000.ome.zarr").is_dir()
-    assert (tmp_path / "scan" / "mosaic.ome.tif").is_file()
+    assert (tmp_path / "scan" / "mosaic.ome.zarr" / "zarr.json").is_file()
     assert panel.progress.value() == 4
     assert viewer.live_button.isEnabled()
 
@@ -231,7 +231,7 @@ def test_a_stopped_scan_resumes_like_the_cli(viewer, rig, qtbot, tmp_path):
     assert ScanState.load(out).plan.rows == 2
     captured = Journal(out / "journal.jsonl").latest()
     assert 1 <= len(captured) < 4
-    assert not (out / "mosaic.ome.tif").exists()
+    assert not (out / "mosaic.ome.zarr").exists()
     # Act: resume from the panel
     rig.core.setProperty("Camera", "RealTime", "Off")
     qtbot.waitUntil(lambda: not panel.busy(), timeout=TIMEOUT_MS)
@@ -245,7 +245,7 @@ def test_a_stopped_scan_resumes_like_the_cli(viewer, rig, qtbot, tmp_path):
     latest = Journal(out / "journal.jsonl").latest()
     assert all(latest[k].part == "part000.ome.zarr" for k in captured)
     assert (out / "tiles" / "part001.ome.zarr").is_dir()
-    assert (out / "mosaic.ome.tif").is_file()
+    assert (out / "mosaic.ome.zarr" / "zarr.json").is_file()
 
 
 def test_rig_settings_from_a_file_name_the_groups_of_a_users_config(qtbot, tmp_path, fitc_model):
