@@ -5,7 +5,7 @@ The mirror-tiled specimens of :mod:`acquisition.sim.specimen` repeat one crop ev
 stitching bug). A virtual slide instead lays out tissue *sections* (soft-edged
 blobs with ragged borders and holes) over a slide area and fills them with
 *patches*: discs cut from real images at random source positions, turned by a
-random angle, sometimes mirrored, varied a little in intensity, and blended
+random angle, sometimes mirrored, stretched and varied a little in intensity, blended
 with narrow seams (each point belongs mostly to the patch whose centre is
 nearest relative to its radius). The layout is a few thousand numbers,
 deterministic by seed; pixels are composed only for the region a camera frame
@@ -76,7 +76,7 @@ class VirtualSlide:
     angle: np.ndarray = field(repr=False)  # (n,) radians
     flip: np.ndarray = field(repr=False)  # (n,) bool: mirror x before turning
     gain: np.ndarray = field(repr=False)  # (n,) intensity (fluorescence) or density factor
-    zoom: np.ndarray = field(repr=False)  # (n,) size factor of the tissue (0.9..1.1)
+    zoom: np.ndarray = field(repr=False)  # (n, 2) stretch in y and x (sections deform)
     sections: np.ndarray = field(repr=False)  # (m, 5): cy, cx, a, b, theta; empty: all tissue
     noise: np.ndarray = field(repr=False)  # smooth field on a NOISE_STEP_UM grid (slide corner)
 
@@ -242,8 +242,8 @@ class VirtualSlide:
         """
         coeffs, (py, px) = source_level(self.sources[self.source_index[i]], channel, step)
         jy, jx = np.nonzero(where)
-        dy = (ys[jy] - self.centre_um[i, 0]) / self.zoom[i]
-        dx = (xs[jx] - self.centre_um[i, 1]) / self.zoom[i]
+        dy = (ys[jy] - self.centre_um[i, 0]) / self.zoom[i, 0]
+        dx = (xs[jx] - self.centre_um[i, 1]) / self.zoom[i, 1]
         if self.flip[i]:
             dx = -dx
         c, s = math.cos(self.angle[i]), math.sin(self.angle[i])
@@ -355,7 +355,7 @@ def make_slide(
     centres = np.stack([(cy + jitter[0]).ravel(), (cx + jitter[1]).ravel()], axis=1)
     probe = VirtualSlide(
         name, kind, sources, background, (size_um, size_um), seed,
-        *(np.empty((0, *s)) for s in ((2,), (), (), (2,), (), (), (), ())),
+        *(np.empty((0, *s)) for s in ((2,), (), (), (2,), (), (), (), (2,))),
         np.asarray(sections, dtype=np.float64), noise,
     )  # fmt: skip
     keep = _near_cover(probe, centres, spacing)
@@ -363,8 +363,8 @@ def make_slide(
     m = len(centres)
     # sources in proportion to their area; radius as large as the source allows
     src = rng.choice(len(sources), size=m, p=areas / areas.sum())
-    zoom = rng.uniform(0.9, 1.1, m)
-    radius = cap[src] * zoom  # on the slide; the source disc keeps radius cap
+    zoom = rng.uniform(0.85, 1.15, (m, 2))  # copies of one source region differ in shape
+    radius = cap[src] * zoom.min(axis=1)  # on the slide; within radius cap in the source
     lo, hi = cap[src], np.array([min(s.size_um) for s in sources])[src] - cap[src]
     source_um = np.stack([rng.uniform(lo, np.maximum(lo, hi)) for _ in range(2)], axis=1)
     if kind == "brightfield":
