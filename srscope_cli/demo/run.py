@@ -4,7 +4,8 @@ It joins every part (acquisition, engine, evaluation, the viewer's snapshot
 writer), so it lives in the composition root.
 
 Opens the simulated rig, snaps a 5x frame and super-resolves it, scans a small
-slide area with SR on the fly (raw tiles, SR tiles and both mosaics written),
+slide area with SR on the fly (raw tiles, SR tiles and both mosaics written; on the
+simulated rig the scan is of a whole virtual slide, ``scan_specimen``),
 captures 20x images of a few fields beside their 5x captures (a reference set,
 DESIGN.md's format), scores SR, bicubic and bicubic + Richardson–Lucy against
 20x with the evaluation part, and writes ``report.html``.
@@ -37,6 +38,7 @@ from srscope.images import read_image
 from srscope.model_base import SrscopeModel
 from srscope_cli.demo.report import write_demo_report
 from srscope_cli.demo.result import DemoResult
+from srscope_cli.demo.specimen import SCAN_SPECIMEN, scan_specimen
 from training.evaluation.evaluate import evaluate
 from training.evaluation.report import write_report
 from ui.save import save_snapshot
@@ -64,6 +66,8 @@ class DemoSettings(SrscopeModel):
     lr_field: int = Field(384, ge=64)  # LR ROI side for the 5x capture of a field
     hr_field: int | None = Field(None, ge=64)  # 20x ROI side (None: full sensor)
     overlap: float = Field(0.1, ge=0.0, lt=0.5)
+    # simulated rig: what the tile scan sees (None: the rig's specimen, as the fields do)
+    scan_specimen: str | None = SCAN_SPECIMEN
     # scored fields: a row centred here, relative to the start position. On the
     # simulated rig's tissue specimen y ≈ 200 µm is the bundled models' held-out
     # region (experiments/README.md): they were trained on fields at y ≤ 16 µm.
@@ -294,7 +298,7 @@ def _acquire(
     files.update({f"snap_{k}": str(v.relative_to(out)) for k, v in snap_files.items()})
 
     # 2. tile scan with SR on the fly: the files `srscope scan --model` writes
-    with clock.step("scan with on-the-fly SR"):
+    with clock.step("scan with on-the-fly SR"), scan_specimen(scope, settings.scan_specimen):
         rows, cols = settings.scan
         plan = GridPlan(
             center_um=(x0, y0),

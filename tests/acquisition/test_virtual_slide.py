@@ -153,3 +153,32 @@ def test_rig_images_the_virtual_slides(microscope):
     assert rgb[1].mean() < rgb[0].mean()  # eosin and haematoxylin absorb green most
     with pytest.raises(Exception, match="slide_fluo"):
         microscope.core.setProperty("Camera", "Specimen", "slide_fluo:x")
+
+
+@pytest.mark.slow
+def test_demo_scan_mosaic_shows_no_repetition(microscope, tmp_path):
+    """The demo's scan (its default grid, ROI and overlap) of its scan specimen, unlike tissue."""
+    from acquisition.scan import GridPlan, run_scan
+    from srscope.images import read_image
+    from srscope_cli.demo.run import DemoSettings
+    from srscope_cli.demo.specimen import scan_specimen
+
+    settings = DemoSettings()
+    microscope.set_channel("DAPI")
+    microscope.set_objective("5x")
+    microscope.core.clearROI()
+    microscope.set_centered_roi(settings.roi)
+    scores = {}
+    for name in (settings.scan_specimen, "tissue"):
+        plan = GridPlan(
+            center_um=(0.0, 0.0), rows=settings.scan[0], columns=settings.scan[1],
+            channels=["DAPI"], objective="5x", exposure_ms=50.0, overlap=settings.overlap,
+        )  # fmt: skip
+        with scan_specimen(microscope, name):
+            result = run_scan(microscope, plan, tmp_path / str(name))
+        mosaic = np.squeeze(read_image(result.folder / result.mosaics["all"])).astype(np.float32)
+        assert mosaic.shape[0] > 2.5 * settings.roi  # ~1.8 mm: three mirror tiles of tissue
+        scores[name] = repetition_score(mosaic[::2, ::2])  # 2.6 µm per pixel
+    assert microscope.core.getProperty("Camera", "Specimen") == "tissue"  # put back
+    assert scores["tissue"] > 0.9, scores  # the kaleidoscope the demo showed before
+    assert scores[settings.scan_specimen] < 0.75, scores
