@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from sr_engine.cli import ALLOW_MISMATCH_PARAM
 from srscope.errors import DeviceError, OutputError, SettingsError, SrscopeError
 
 if TYPE_CHECKING:
@@ -28,14 +29,12 @@ if TYPE_CHECKING:
 SIM_HELP = "Use the simulated rig (default; ignored with --config)"
 CONFIG_HELP = "A Micro-Manager config file (real hardware, or a config with #py devices)"
 ROI_HELP = "Centred square camera ROI in pixels (default: full sensor)"
-ALLOW_MISMATCH_HELP = "Apply --model to frames of another pixel size or channel (recorded)"
 
 # options shared by the rig commands, defined once (as pymmcore-plus's CONFIG_PARAM)
 CONFIG_PARAM = typer.Option(None, "--config", help=CONFIG_HELP)
 SIM_PARAM = typer.Option(True, "--sim/--no-sim", help=SIM_HELP)
 ROI_PARAM = typer.Option(None, min=16, help=ROI_HELP)
 SPECIMEN_PARAM = typer.Option(None, help="Sim only: tissue, he, usaf1951 or an image path")
-ALLOW_MISMATCH_PARAM = typer.Option(False, "--allow-mismatch", help=ALLOW_MISMATCH_HELP)
 RIG_PARAM = typer.Option(
     None,
     "--rig",
@@ -162,17 +161,19 @@ class _ModelProcessor:
 
 def snap(
     out: Path = typer.Option(Path("snap.ome.tif"), "--out", "-o", help="OME-TIFF to write"),
-    objective: str = typer.Option(None, help="Objective preset or label, e.g. 5x or 20x/0.45"),
-    channel: str = typer.Option(None, help="Channel preset, e.g. DAPI"),
-    exposure: float = typer.Option(None, help="Exposure in ms"),
-    x: float = typer.Option(None, help="Stage x (µm)"),
-    y: float = typer.Option(None, help="Stage y (µm)"),
-    z: float = typer.Option(None, help="Focus z (µm)"),
-    roi: int = ROI_PARAM,
-    specimen: str = SPECIMEN_PARAM,
+    objective: str | None = typer.Option(
+        None, help="Objective preset or label, e.g. 5x or 20x/0.45"
+    ),
+    channel: str | None = typer.Option(None, help="Channel preset, e.g. DAPI"),
+    exposure: float | None = typer.Option(None, help="Exposure in ms"),
+    x: float | None = typer.Option(None, help="Stage x (µm)"),
+    y: float | None = typer.Option(None, help="Stage y (µm)"),
+    z: float | None = typer.Option(None, help="Focus z (µm)"),
+    roi: int | None = ROI_PARAM,
+    specimen: str | None = SPECIMEN_PARAM,
     sim: bool = SIM_PARAM,
-    config: Path = CONFIG_PARAM,
-    rig: Path = RIG_PARAM,
+    config: Path | None = CONFIG_PARAM,
+    rig: Path | None = RIG_PARAM,
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out"),
 ) -> None:
     """Take one image and write it as OME-TIFF with pixel size and stage position."""
@@ -257,20 +258,20 @@ def references(
     area: str = typer.Option(
         "-2000,-2000,2000,2000", help="Area for random/grid positions: x0,y0,x1,y1 (µm)"
     ),
-    positions: str = typer.Option(None, help="Explicit positions 'x,y;x,y;...' (µm)"),
+    positions: str | None = typer.Option(None, help="Explicit positions 'x,y;x,y;...' (µm)"),
     layout: str = typer.Option("random", help="random | grid"),
     seed: int = typer.Option(0, help="Seed of random positions"),
     channel: list[str] = typer.Option(["FITC"], "--channel", "-c", help="Channel (repeat)"),
-    hr: str = typer.Option(None, help="HR objective (default 20x)"),
-    lr: str = typer.Option(None, help="LR objective (default 5x)"),
+    hr: str | None = typer.Option(None, help="HR objective (default 20x)"),
+    lr: str | None = typer.Option(None, help="LR objective (default 5x)"),
     no_lr: bool = typer.Option(False, "--no-lr", help="Capture HR images only"),
     hr_exposure: float = typer.Option(50.0, help="HR exposure (ms)"),
     lr_exposure: float = typer.Option(10.0, help="LR exposure (ms)"),
-    roi: int = ROI_PARAM,
-    specimen: str = SPECIMEN_PARAM,
+    roi: int | None = ROI_PARAM,
+    specimen: str | None = SPECIMEN_PARAM,
     sim: bool = SIM_PARAM,
-    config: Path = CONFIG_PARAM,
-    rig: Path = RIG_PARAM,
+    config: Path | None = CONFIG_PARAM,
+    rig: Path | None = RIG_PARAM,
     overwrite: bool = typer.Option(False, "--overwrite", help="Write into a non-empty --out"),
 ) -> None:
     """Capture a reference set: HR and LR images of each channel at N stage positions."""
@@ -312,28 +313,28 @@ def references(
 
 def scan(
     out: Path = typer.Option(..., "--out", "-o", help="Scan folder (tiles, journal, mosaic)"),
-    area: str = typer.Option(None, help="Slide area x0,y0,x1,y1 (µm)"),
-    center: str = typer.Option(None, help="Grid centre x,y (µm) with --rows/--cols"),
+    area: str | None = typer.Option(None, help="Slide area x0,y0,x1,y1 (µm)"),
+    center: str | None = typer.Option(None, help="Grid centre x,y (µm) with --rows/--cols"),
     rows: int = typer.Option(3, min=1, help="Grid rows (centre grid, or per well)"),
     cols: int = typer.Option(3, min=1, help="Grid columns (centre grid, or per well)"),
-    plate: str = typer.Option(None, help="Plate type, e.g. 96-well (with --wells)"),
-    wells: str = typer.Option(None, help="Wells, e.g. A1,A2,B1"),
+    plate: str | None = typer.Option(None, help="Plate type, e.g. 96-well (with --wells)"),
+    wells: str | None = typer.Option(None, help="Wells, e.g. A1,A2,B1"),
     a1: str = typer.Option("0,0", help="Stage x,y of well A1's centre (µm)"),
     channel: list[str] = typer.Option(["DAPI"], "--channel", "-c", help="Channel (repeat)"),
-    objective: str = typer.Option(None, help="Objective (default: the LR objective, 5x)"),
+    objective: str | None = typer.Option(None, help="Objective (default: the LR objective, 5x)"),
     exposure: float = typer.Option(10.0, help="Exposure (ms)"),
     overlap: float = typer.Option(0.1, min=0.0, max=0.8, help="Tile overlap fraction"),
     resume: bool = typer.Option(False, "--resume", help="Complete the scan already in --out"),
     ome_tiff: bool = typer.Option(
         False, "--ome-tiff", help="Also export each mosaic (LR, SR) as a pyramidal OME-TIFF"
     ),
-    model: str = ONTHEFLY_MODEL_PARAM,
+    model: str | None = ONTHEFLY_MODEL_PARAM,
     allow_mismatch: bool = ALLOW_MISMATCH_PARAM,
-    roi: int = ROI_PARAM,
-    specimen: str = SPECIMEN_PARAM,
+    roi: int | None = ROI_PARAM,
+    specimen: str | None = SPECIMEN_PARAM,
     sim: bool = SIM_PARAM,
-    config: Path = CONFIG_PARAM,
-    rig: Path = RIG_PARAM,
+    config: Path | None = CONFIG_PARAM,
+    rig: Path | None = RIG_PARAM,
 ) -> None:
     """Tile scan of a slide area or plate wells at the LR objective: OME-Zarr tiles + mosaic.
 
@@ -414,16 +415,16 @@ def acquire(
         Path("acquisition.ome.zarr"), "--out", "-o", help=".ome.zarr or .ome.tif output"
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output"),
-    objective: str = typer.Option(
+    objective: str | None = typer.Option(
         None, help="Objective for the whole sequence, e.g. 5x (default: the rig's current one)"
     ),
-    model: str = ONTHEFLY_MODEL_PARAM,
+    model: str | None = ONTHEFLY_MODEL_PARAM,
     allow_mismatch: bool = ALLOW_MISMATCH_PARAM,
-    roi: int = ROI_PARAM,
-    specimen: str = SPECIMEN_PARAM,
+    roi: int | None = ROI_PARAM,
+    specimen: str | None = SPECIMEN_PARAM,
     sim: bool = SIM_PARAM,
-    config: Path = CONFIG_PARAM,
-    rig: Path = RIG_PARAM,
+    config: Path | None = CONFIG_PARAM,
+    rig: Path | None = RIG_PARAM,
 ) -> None:
     """Run any useq-schema sequence headless and write OME-Zarr / OME-TIFF."""
     from acquisition.sequence import count_frames, load_sequence

@@ -24,6 +24,13 @@ PRECISION_PARAM = typer.Option(
     "it on CPUs with VNNI / AMX-INT8)",
 )
 
+# every command that applies a model (predict, scan, acquire, live) takes it
+ALLOW_MISMATCH_PARAM = typer.Option(
+    False,
+    "--allow-mismatch",
+    help="Apply the model to images of another pixel size or channel (recorded)",
+)
+
 
 def register(app: typer.Typer) -> None:
     """Add this part's subcommands to the ``srscope`` app."""
@@ -35,7 +42,7 @@ def register(app: typer.Typer) -> None:
 def export_bioimageio(
     model: str = typer.Argument(..., help="model.onnx, or the name of a bundled model"),
     output: Path = typer.Argument(..., help="OUT.zip (bioimage.io model package)"),
-    overwrite: bool = typer.Option(False, help="replace an existing OUT"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing OUT"),
 ) -> None:
     """Write a validated bioimage.io model package (ONNX weights, test data, cover)."""
     from sr_engine.bioimageio_export import export_bioimageio as export
@@ -54,33 +61,35 @@ def predict(
     output: Path = typer.Argument(
         ..., help="OUT.ome.zarr (multiscale) or OUT.ome.tif; a folder for a folder of images"
     ),
-    axes: str = typer.Option(None, help="input axes, e.g. YX, CYX, ZYX, ZCYX (else guessed)"),
-    tile: int = typer.Option(None, help="tile side in LR px incl. overlap (default: memory)"),
-    overlap: int = typer.Option(None, help="context per side in LR px (default: receptive field)"),
+    axes: str | None = typer.Option(
+        None, help="input axes, e.g. YX, CYX, ZYX, ZCYX (else guessed)"
+    ),
+    tile: int | None = typer.Option(
+        None, help="tile side in LR px incl. overlap (default: memory)"
+    ),
+    overlap: int | None = typer.Option(
+        None, help="context per side in LR px (default: receptive field)"
+    ),
     batch: int = typer.Option(1, help="tiles per model call"),
     dtype: str = typer.Option("float32", help="output dtype: float32, input, uint16, uint8"),
-    threads: int = typer.Option(
+    threads: int | None = typer.Option(
         None, min=1, help="ONNX Runtime intra-op threads (per worker with --workers/--scheduler)"
     ),
-    provider: list[str] = typer.Option(
+    provider: list[str] | None = typer.Option(
         None, help="execution provider(s), e.g. CPUExecutionProvider"
     ),
     memory_mb: float = typer.Option(
         1024, min=16, help="working-memory budget for the automatic tile size"
     ),
     resume: bool = typer.Option(True, help="continue an interrupted run from OUT.partial"),
-    overwrite: bool = typer.Option(False, help="replace an existing OUT"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing OUT"),
     backend: str = BACKEND_PARAM,
     precision: str = PRECISION_PARAM,
-    allow_mismatch: bool = typer.Option(
-        False,
-        "--allow-mismatch",
-        help="apply the model to an image of another pixel size or channel (recorded)",
-    ),
-    workers: int = typer.Option(
+    allow_mismatch: bool = ALLOW_MISMATCH_PARAM,
+    workers: int | None = typer.Option(
         None, help="run on a local Dask cluster of this many worker processes"
     ),
-    scheduler: str = typer.Option(
+    scheduler: str | None = typer.Option(
         None, help="run on an existing Dask cluster: its scheduler address (tcp://host:8786)"
     ),
     connect_timeout: float = typer.Option(

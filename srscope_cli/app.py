@@ -23,6 +23,10 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # click's plain help: a flag shows no value type (typer's rich panels print
+    # "--help <bool>" for every flag, as if it took a value)
+    rich_markup_mode=None,
+    context_settings={"max_content_width": 120},  # up to 120 columns where the terminal has them
 )
 
 

@@ -15,20 +15,26 @@ from sr_engine.cli import BACKEND_PARAM, PRECISION_PARAM
 
 
 def bench(
-    model: list[str] = typer.Option(
+    model: list[str] | None = typer.Option(
         None, help="model file(s) or bundled names; default: random-weight paper and live models"
     ),
-    threads: int = typer.Option(None, min=1, help="ONNX Runtime intra-op threads"),
+    threads: int | None = typer.Option(None, min=1, help="ONNX Runtime intra-op threads"),
     size: int = typer.Option(512, min=16, max=16384, help="LR image side for throughput"),
     repeats: int = typer.Option(3, min=1, help="timed repetitions (best is reported)"),
-    gigapixel: bool = typer.Option(False, help="stream a full 0.38-gigapixel output (minutes)"),
-    quick: bool = typer.Option(False, help="tiny sizes (smoke test, figures meaningless)"),
+    gigapixel: bool = typer.Option(
+        False, "--gigapixel", help="stream a full 0.38-gigapixel output (minutes)"
+    ),
+    quick: bool = typer.Option(
+        False, "--quick", help="tiny sizes (smoke test, figures meaningless)"
+    ),
     torch_compare: bool = typer.Option(True, help="compare with PyTorch eager tiles if installed"),
-    json_out: Path = typer.Option(None, "--json", help="write the results as JSON here"),
+    json_out: Path | None = typer.Option(None, "--json", help="write the results as JSON here"),
     backend: str = BACKEND_PARAM,
     precision: str = PRECISION_PARAM,
     only_backends: bool = typer.Option(
-        False, help="only time frames per backend/precision and their accuracy (seconds)"
+        False,
+        "--only-backends",
+        help="only time frames per backend/precision and their accuracy (seconds)",
     ),
 ) -> None:
     """Throughput, GFLOP/s vs the machine's ORT MatMul peak, tile overhead, live fps;

@@ -100,8 +100,10 @@ def _read_config(path: Path) -> object:
     from training.config import TrainConfig
 
     if not path.is_file():
-        raise SrscopeError(f"--config {path}: no such file")
-    return TrainConfig.from_json(path.read_bytes(), f"--config {path} is not a TrainConfig JSON")
+        raise SrscopeError(f"--train-config {path}: no such file")
+    return TrainConfig.from_json(
+        path.read_bytes(), f"--train-config {path} is not a TrainConfig JSON"
+    )
 
 
 def train(
@@ -111,7 +113,7 @@ def train(
     degradation: Path = typer.Option(
         ..., "--degradation", "-d", help="degradation.json from calibrate"
     ),
-    out: Path = typer.Option(Path("model.onnx"), "--out", "-o"),
+    out: Path = typer.Option(Path("model.onnx"), "--out", "-o", help="ONNX model to write"),
     preset: str = typer.Option(
         "live", help="live (ESPCN-like, live view) | balanced (LR residual net) | paper (SRGAN)"
     ),
@@ -126,7 +128,7 @@ def train(
     patch: int | None = typer.Option(
         None, help="LR patch size (HR patch = patch × scale); default 96"
     ),
-    batch: int | None = typer.Option(None),
+    batch: int | None = typer.Option(None, help="patches per step"),
     lr: float | None = typer.Option(None, help="Adam learning rate"),
     features: int | None = typer.Option(None, help="generator feature maps"),
     blocks: int | None = typer.Option(None, help="residual blocks (paper, balanced presets)"),
@@ -148,7 +150,7 @@ def train(
     ),
     channel: str | None = typer.Option(None, help="only this channel of a reference set"),
     stack_channels: bool = typer.Option(
-        False, help="one multi-channel model instead of a per-channel one"
+        False, "--stack-channels", help="one multi-channel model instead of a per-channel one"
     ),
     hr_pixel_size_um: float | None = typer.Option(None, help="HR pixel size (image folders)"),
     ema_decay: float | None = typer.Option(
@@ -157,12 +159,15 @@ def train(
     real_validation: bool = typer.Option(
         True, help="choose the kept checkpoint on held-out real LR captures when the set has them"
     ),
-    seed: int = typer.Option(0),
+    seed: int = typer.Option(0, help="seed of weights, patches and noise"),
     threads: int | None = typer.Option(None, help="torch threads (default ≤ 2)"),
     device: str = typer.Option("auto", help="auto | cpu | cuda"),
     workdir: Path | None = typer.Option(None, help="checkpoints and log (default: OUT.train/)"),
     resume: bool = typer.Option(False, "--resume", help="continue the run in --workdir"),
-    config: Path | None = typer.Option(None, help="a TrainConfig JSON (options above override it)"),
+    config: Path | None = typer.Option(
+        None, "--train-config", help="a TrainConfig JSON (options above override it)"
+    ),
+    old_config: Path | None = typer.Option(None, "--config", hidden=True),  # the old name
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing --out"),
 ) -> None:
     """Train a generator on HR images with LR made by the calibrated degradation; export ONNX."""
@@ -177,6 +182,7 @@ def train(
     if preset not in PRESETS:
         raise SrscopeError(f"unknown preset {preset!r}; one of {', '.join(PRESETS)}")
 
+    config = config or old_config
     base = _read_config(config) if config else TrainConfig.preset_defaults(preset)
     if init is not None:  # the warm start's own generator; the run's other settings stay
         from sr_engine.bundled import resolve_model

@@ -13,36 +13,36 @@ from pathlib import Path
 import typer
 
 from acquisition.cli import (
-    ALLOW_MISMATCH_PARAM,
     CONFIG_PARAM,
     RIG_PARAM,
     ROI_PARAM,
     SIM_PARAM,
     live_headless,
 )
+from sr_engine.cli import ALLOW_MISMATCH_PARAM
 from srscope.errors import SrscopeError
 
 
 def live(
     headless: bool = typer.Option(False, "--headless", help="No window: stream, print fps"),
     frames: int = typer.Option(100, min=1, help="Frames to stream with --headless"),
-    objective: str = typer.Option(None, help="Objective preset to start with"),
-    channel: str = typer.Option(None, help="Channel preset to start with"),
-    exposure: float = typer.Option(None, help="Exposure in ms"),
-    roi: int = ROI_PARAM,
+    objective: str | None = typer.Option(None, help="Objective preset to start with"),
+    channel: str | None = typer.Option(None, help="Channel preset to start with"),
+    exposure: float | None = typer.Option(None, help="Exposure in ms"),
+    roi: int | None = ROI_PARAM,
     realtime: bool = typer.Option(
         True, "--realtime/--no-realtime", help="Sim only: frames take their exposure time"
     ),
-    model: str = typer.Option(None, "--model", help="SR model (.onnx or bundled name)"),
+    model: str | None = typer.Option(None, "--model", help="SR model (.onnx or bundled name)"),
     allow_mismatch: bool = ALLOW_MISMATCH_PARAM,
-    zoom_model: str = typer.Option(None, help="Window only: full-quality model when zoomed"),
+    zoom_model: str | None = typer.Option(None, help="Window only: full-quality model when zoomed"),
     out: Path = typer.Option(Path("srscope_out"), "--out", help="Window only: output folder"),
-    screenshot: Path = typer.Option(None, help="Window only: PNG of the window"),
-    exit_after: float = typer.Option(None, min=0.0, help="Window only: close after SECONDS"),
-    threads: int = typer.Option(None, min=1, help="ONNX Runtime threads"),
+    screenshot: Path | None = typer.Option(None, help="Window only: PNG of the window"),
+    exit_after: float | None = typer.Option(None, min=0.0, help="Window only: close after SECONDS"),
+    threads: int | None = typer.Option(None, min=1, help="ONNX Runtime threads"),
     sim: bool = SIM_PARAM,
-    config: Path = CONFIG_PARAM,
-    rig: Path = RIG_PARAM,
+    config: Path | None = CONFIG_PARAM,
+    rig: Path | None = RIG_PARAM,
 ) -> None:
     """Live view (window), or --headless: stream N frames and print fps and drops."""
     if headless:

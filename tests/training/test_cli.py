@@ -144,7 +144,7 @@ def test_init_from_a_model_of_another_shape_is_one_line(
 
     cfg.write_text(TrainConfig.preset_defaults("balanced").model_dump_json())
     capsys.readouterr()
-    rc = main(["train", str(reference_set), "-d", str(deg), "--config", str(cfg),
+    rc = main(["train", str(reference_set), "-d", str(deg), "--train-config", str(cfg),
                "--features", "4", "--init", str(base), "--out", str(tmp_path / "x.onnx"),
                *common])  # fmt: skip
     err = capsys.readouterr().err

@@ -113,7 +113,10 @@ def usaf_cmd(
     hr_pixel_size_um: Annotated[float | None, typer.Option(help="µm per pixel of --hr")] = None,
     model: Annotated[str | None, typer.Option(help="super-resolve IMAGE with this model")] = None,
     simulate: Annotated[
-        bool, typer.Option(help="simulate 5x/0.15 LR and 20x/0.45 HR captures of the target")
+        bool,
+        typer.Option(
+            "--simulate", help="simulate 5x/0.15 LR and 20x/0.45 HR captures of the target"
+        ),
     ] = False,
     groups: Annotated[str, typer.Option(help="USAF groups drawn, e.g. 6-10")] = "6-10",
     out: Annotated[Path, typer.Option("--out", "-o", help="output folder")] = Path("usaf"),
