@@ -8,13 +8,13 @@ noise and an offset are added. The LR frame covers ``lr_shape`` camera pixels
 around the HR field. The LR captures are *simulated*: say so wherever numbers
 from such a set are reported.
 
-Usage: ``python -m training.evaluation.simrefs IMAGE PIXEL_UM OUT [--channel C]``.
+A library function (:func:`simulate_reference_set`), used by the tests and experiments;
+the ``srscope`` command line is the one place commands live, and it has no such step.
 """
 
 from __future__ import annotations
 
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -154,42 +154,3 @@ def simulate_reference_set(
     refs = ReferenceSet.model_validate({"scale": scale, "entries": entries})
     refs.save(out)
     return refs
-
-
-def _main(argv: list[str]) -> int:
-    import argparse
-
-    import tifffile
-
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("image")
-    p.add_argument("pixel_um", type=float)
-    p.add_argument("out")
-    p.add_argument("--plane", type=int, default=0, help="plane of a (C, Y, X) image")
-    p.add_argument("--channel", default="FITC")
-    p.add_argument("--positions", type=int, default=4)
-    p.add_argument("--hr-shape", type=int, default=512)
-    p.add_argument("--lr-shape", type=int, default=256)
-    p.add_argument("--wavelength-um", type=float, default=0.52)
-    p.add_argument("--seed", type=int, default=0)
-    a = p.parse_args(argv)
-    data = np.asarray(tifffile.imread(a.image), dtype=np.float64)
-    if data.ndim == 3:
-        data = data[a.plane] if data.shape[0] < data.shape[-1] else data[..., a.plane]
-    refs = simulate_reference_set(
-        data,
-        a.pixel_um,
-        a.out,
-        channel=a.channel,
-        positions=a.positions,
-        hr_shape=a.hr_shape,
-        lr_shape=a.lr_shape,
-        wavelength_um=a.wavelength_um,
-        seed=a.seed,
-    )
-    print(f"{len(refs.entries)} simulated pairs in {a.out}")
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(_main(sys.argv[1:]))
