@@ -21,6 +21,7 @@ import typer
 
 from sr_engine.cli import ALLOW_MISMATCH_PARAM
 from srscope.errors import DeviceError, OutputError, SettingsError, SrscopeError
+from srscope.progress import ProgressBar
 
 if TYPE_CHECKING:
     from acquisition.microscope import Microscope
@@ -92,42 +93,6 @@ def _floats(text: str | None, n: int, what: str) -> tuple[float, ...] | None:
     if len(vals) != n:
         raise SettingsError(f"{what} must be {n} numbers separated by commas, got {text!r}")
     return vals
-
-
-class _progress:
-    """A rich progress bar on stderr that appears with the first update.
-
-    So a command that fails its checks prints its one-line error and nothing else.
-    """
-
-    def __init__(self, description: str) -> None:
-        self.description = description
-        self._bar = None
-        self._task = None
-
-    def __enter__(self) -> _progress:
-        return self
-
-    def update(self, done: int, total: int | None) -> None:
-        if self._bar is None:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-            self._bar = Progress(
-                "[progress.description]{task.description}",
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeRemainingColumn(),
-                console=Console(stderr=True),
-                transient=True,  # the summary line stays, the bar goes
-            )
-            self._bar.start()
-            self._task = self._bar.add_task(self.description, total=total)
-        self._bar.update(self._task, completed=done, total=total)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.stop()
 
 
 def processor_for(
@@ -295,7 +260,7 @@ def references(
         where = make((box[0], box[1], box[2], box[3]), n, seed=seed)
     with (
         _open(sim, config, roi, specimen, realtime=False, rig=rig) as scope,
-        _progress("positions") as bar,
+        ProgressBar("positions") as bar,
     ):
         refs = scope.references(
             out,
@@ -369,7 +334,7 @@ def scan(
     try:
         with (
             _open(sim, config, roi, specimen, realtime=False, rig=rig) as scope,
-            _progress("tiles") as bar,
+            ProgressBar("tiles") as bar,
         ):
             provenance = None
             if model and plan is not None:  # before the first tile: does the model fit them?
@@ -435,7 +400,7 @@ def acquire(
     base = out.parent / (out.name.split(".")[0] + "_sr")  # run.ome.zarr -> run_sr.ome.zarr
     with (
         _open(sim, config, roi, specimen, realtime=False, rig=rig) as scope,
-        _progress("frames") as bar,
+        ProgressBar("frames") as bar,
     ):
         provenance = None
         if objective:

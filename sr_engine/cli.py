@@ -103,10 +103,9 @@ def predict(
     """
     from contextlib import nullcontext
 
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
     from sr_engine.stream import folder_jobs, is_image_folder, predict_file
     from srscope.errors import SrscopeError
+    from srscope.progress import ProgressBar
 
     if dtype not in PREDICT_DTYPES:
         raise SrscopeError(f"--dtype must be one of {', '.join(PREDICT_DTYPES)}, got {dtype!r}")
@@ -137,18 +136,7 @@ def predict(
         for src, out in jobs:
             if len(jobs) > 1:
                 out.parent.mkdir(parents=True, exist_ok=True)
-            with Progress(
-                TextColumn("[bold]super-resolving"),
-                BarColumn(),
-                TextColumn("{task.completed}/{task.total} tiles"),
-                TimeRemainingColumn(),
-                transient=True,
-            ) as bar:
-                task = bar.add_task("sr", total=None)
-
-                def progress(done: int, total: int, task=task, bar=bar) -> None:
-                    bar.update(task, completed=done, total=total)
-
+            with ProgressBar("super-resolving tiles") as bar:
                 result = predict_file(
                     m,
                     src,
@@ -160,7 +148,7 @@ def predict(
                     dtype=None if dtype == "float32" else dtype,
                     resume=resume,
                     overwrite=overwrite,
-                    progress=progress,
+                    progress=bar.update,
                     allow_mismatch=allow_mismatch,
                     runner=runner,
                 )

@@ -22,6 +22,7 @@ numerics live in ``kernel_fit``/``register``, the figure in ``calibration_figure
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -423,26 +424,48 @@ def calibrate_pairs(
     scale: int,
     cfg: CalibrationConfig | None = None,
     optics: Optics | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> CalibrationResult:
-    """Fit and verify a :class:`DegradationRecord` on reference pairs."""
+    """Fit and verify a :class:`DegradationRecord` on reference pairs.
+
+    ``progress(done, total, step)`` is called as each step starts (aligning the
+    pairs, each PSF kind, gain and offset, noise).
+    """
     cfg = cfg or CalibrationConfig()
     optics = cfg.optics or optics
     m, radius = cfg.margin_lr_px, cfg.kernel_radius(scale)
+    kinds = ["gaussian", "airy", "kernel"] if cfg.psf == "auto" else [cfg.psf]
+    steps = iter(range(3 + len(kinds) + 2))
+
+    def step(what: str) -> None:
+        if progress is not None:
+            progress(next(steps), 3 + len(kinds) + 2, what)
+
     psf: PSF = GaussianPSF(sigma_hr_px=scale / 2.0)
     for _ in range(2):  # registration depends weakly on the PSF: refine once
+        step(f"aligning {len(pairs)} pairs")
         aligned = align(pairs, scale, psf, cfg)
         eqs = [e for a in aligned for e in normal_equations(a.hr_blocks, a.lr_target, scale, m)]
         psf = _fit_gaussian(eqs, radius)
+    step(f"aligning {len(pairs)} pairs")
     aligned = align(pairs, scale, psf, cfg)
     eqs = [e for a in aligned for e in normal_equations(a.hr_blocks, a.lr_target, scale, m)]
 
-    kinds = ["gaussian", "airy", "kernel"] if cfg.psf == "auto" else [cfg.psf]
-    fitted, psf_scores, psf_notes = fit_psfs(eqs, len(aligned), radius, kinds, optics)
+    fitted: dict[str, PSF] = {}
+    psf_scores: dict[str, float] = {}
+    psf_notes: dict = {}
+    for psf_kind in kinds:  # one at a time, for the progress display
+        step(f"fitting a {psf_kind} PSF (cross-validated)")
+        got, scores, notes = fit_psfs(eqs, len(aligned), radius, [psf_kind], optics)
+        fitted.update(got)
+        psf_scores.update(scores)
+        psf_notes.update(notes)
     if not fitted:
         raise SrscopeError(f"cannot fit a {cfg.psf} PSF: {psf_notes.get(cfg.psf, '')}")
     kind = min(fitted, key=lambda k: psf_scores[k])
     record = DegradationRecord(scale=scale, psf=fitted[kind])
 
+    step("gain and offset per pair")
     per_pair, levels, resids, gains, offsets = [], [], [], [], []
     hr_var = []
     for a in aligned:
@@ -467,6 +490,7 @@ def calibrate_pairs(
     gain, offset = float(np.median(gains)), float(np.median(offsets))
     carry = float(np.mean(hr_var)) * hr_noise_carry(record)
     noise_kinds = ["gaussian", "poisson-gaussian"] if cfg.noise == "auto" else [cfg.noise]
+    step("fitting the noise (cross-validated)")
     noises, noise_scores = fit_noises(noise_kinds, levels, resids, carry, offset)
     noise_kind = min(noises, key=lambda k: noise_scores[k])
     noise = noises[noise_kind]
@@ -527,12 +551,18 @@ def _fmt(scores: dict[str, float]) -> str:
 
 
 def calibrate_references(
-    folder: str | Path, cfg: CalibrationConfig | None = None, figure: str | Path | None = None
+    folder: str | Path,
+    cfg: CalibrationConfig | None = None,
+    figure: str | Path | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> CalibrationResult:
-    """Calibrate on a reference set; optionally save the Fig. 2-like verification figure."""
+    """Calibrate on a reference set; optionally save the Fig. 2-like verification figure.
+
+    ``progress``: see :func:`calibrate_pairs`.
+    """
     cfg = cfg or CalibrationConfig()
     pairs, scale, optics = load_pairs(folder, cfg.channel)
-    result = calibrate_pairs(pairs, scale, cfg, optics)
+    result = calibrate_pairs(pairs, scale, cfg, optics, progress)
     if figure is not None:
         save_figure(pairs[0].name, result, figure)
     return result

@@ -46,6 +46,7 @@ def calibrate(
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing --out"),
 ) -> None:
     """Fit the degradation (PSF, gain/offset, noise) to real HR/LR reference pairs."""
+    from srscope.progress import ProgressBar
     from training.calibrate import CalibrationConfig, calibrate_references
 
     cfg = _validated(
@@ -54,7 +55,8 @@ def calibrate(
     fig = figure or out.with_suffix(".png")
     for path in (out, fig):
         check_output(path, overwrite)
-    result = calibrate_references(refs, cfg)
+    with ProgressBar("calibrating") as bar:
+        result = calibrate_references(refs, cfg, progress=bar.update)
     from training.calibration_figure import save_figure
 
     result.record.save(out)

@@ -173,3 +173,13 @@ def test_inconsistent_pixel_sizes_are_refused(reference_set: Path) -> None:
         ReferenceSet.load(reference_set)
     with pytest.raises(SrscopeError, match="not the scale 4"):
         calibrate_references(reference_set)
+
+
+def test_calibration_reports_each_step_as_it_starts(reference_set: Path) -> None:
+    seen: list[tuple[int, int, str]] = []
+    calibrate_references(reference_set, progress=lambda *step: seen.append(step))
+    assert [done for done, _, _ in seen] == list(range(len(seen)))
+    assert {total for _, total, _ in seen} == {len(seen)}  # the total is known from the start
+    steps = [what for _, _, what in seen]
+    assert steps[0].startswith("aligning") and steps[-1].startswith("fitting the noise")
+    assert [s.split()[2] for s in steps if "PSF" in s] == ["gaussian", "airy", "kernel"]

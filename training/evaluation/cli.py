@@ -46,6 +46,7 @@ def evaluate_cmd(
     from srscope.atomic import check_output_folder, clear_owned
     from srscope.degradation import DegradationRecord
     from srscope.errors import SrscopeError
+    from srscope.progress import ProgressBar
     from training.evaluation.evaluate import evaluate
     from training.evaluation.report import REPORT_FILES, write_report
 
@@ -55,17 +56,19 @@ def evaluate_cmd(
     rec = DegradationRecord.load(record) if record else None
     sr = _load_model(model)
     gan = _load_model(gan_model) if gan_model else None
-    result, panels = evaluate(
-        sr,
-        refs,
-        gan_model=gan,
-        alpha=alpha,
-        record=rec,
-        field_size=field_size,
-        rl_iterations=rl_iterations,
-        max_entries=max_entries,
-        threshold=threshold,
-    )
+    with ProgressBar("scoring entries") as bar:
+        result, panels = evaluate(
+            sr,
+            refs,
+            gan_model=gan,
+            alpha=alpha,
+            record=rec,
+            field_size=field_size,
+            rl_iterations=rl_iterations,
+            max_entries=max_entries,
+            threshold=threshold,
+            progress=bar.update,
+        )
     clear_owned(out, REPORT_FILES)  # the report is this run's only (--overwrite)
     paths = write_report(result, panels, out)
     table = Table(title=f"{len(result.entries)} entries, fields of {field_size}² HR px")

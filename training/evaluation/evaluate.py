@@ -24,6 +24,7 @@ modules of their own.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -192,8 +193,12 @@ def evaluate(
     max_entries: int | None = None,
     n_panels: int = 3,
     threshold: float = 3.0,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[EvaluationResult, list[Panel]]:
-    """Evaluate ``model`` (an ``SRModel``) on a reference set folder."""
+    """Evaluate ``model`` (an ``SRModel``) on a reference set folder.
+
+    ``progress(done, total)``: called before each entry is scored and after the last.
+    """
     folder = Path(references)
     refs = ReferenceSet.load(folder)
     meta = model.meta
@@ -244,6 +249,8 @@ def evaluate(
     reports: list[EntryReport] = []
     panels: list[Panel] = []
     for k, (i, entry) in enumerate(entries):
+        if progress is not None:
+            progress(k, len(entries))
         rep, fs, panel = _evaluate_entry(
             i,
             entry,
@@ -263,6 +270,8 @@ def evaluate(
         if panel is not None:
             panels.append(panel)
         logger.info("evaluated entry %d (%s): %d fields", i, entry.channel, rep.n_fields)
+    if progress is not None:
+        progress(len(entries), len(entries))
 
     table = []
     for m in methods:

@@ -8,7 +8,7 @@ noise and an offset are added. The LR frame covers ``lr_shape`` camera pixels
 around the HR field. The LR captures are *simulated*: say so wherever numbers
 from such a set are reported.
 
-A library function (:func:`simulate_reference_set`), used by the tests and experiments;
+A library function (:func:`simulate_reference_set`, used by the tests);
 the ``srscope`` command line is the one place commands live, and it has no such step.
 """
 
