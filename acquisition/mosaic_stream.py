@@ -226,6 +226,13 @@ class TileSpool:
     def __len__(self) -> int:
         return len(self.positions)
 
+    @property
+    def is_tiling(self) -> bool:
+        """Each (position, channel) once: a tile scan. A Z-stack or time series at a
+        position is not a mosaic (blending its frames would average them)."""
+        pairs = set(zip(self.positions, self.channel_of, strict=True))
+        return bool(self.positions) and len(pairs) == len(self.positions)
+
     def write(self, pixel_size_um: float, **options: Any) -> Path:
         """Blend the spooled tiles at their stage positions into ``out``, then drop the spool.
 

@@ -84,7 +84,11 @@ class _Store:
             self.arrays = [root["0"]]
         else:
             self.positions = [str(c.name) for c in pos.coords]
-            self.arrays = [root[f"{p}/0"] for p in self.positions]
+            # a position's group is named after it, or (a grid plan's) after its index and
+            # grid cell ("0000_0_1"): ome-writers' sorted group names are position order
+            groups = sorted(k for k in root.group_keys() if k != "OME")
+            names = self.positions if all(p in groups for p in self.positions) else groups
+            self.arrays = [root[f"{p}/0"] for p in names]
 
     def count(self, name: str) -> int:
         dim = next((d for d in self.dims if d.name == name), None)

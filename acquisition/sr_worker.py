@@ -275,11 +275,13 @@ class SRWriter:
             except Exception as exc:
                 self.error = f"SR MIP/composite: {type(exc).__name__}: {exc}"
         mosaic = False
-        if self.error is None and self.spool is not None and len(self.spool):
+        if self.error is None and self.spool is not None and self.spool.is_tiling:
             try:
                 mosaic = self._write_mosaic()
             except Exception as exc:
                 self.error = f"SR mosaic: {type(exc).__name__}: {exc}"
+        elif self.spool is not None and len(self.spool):
+            logger.info("frames repeat a stage position (Z or time): no SR mosaic")
         if self.spool is not None:
             self.spool.discard()
         return SRReport(

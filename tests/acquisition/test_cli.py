@@ -128,3 +128,44 @@ def test_rig_settings_file_errors_name_the_field(tmp_path, capsys, text, message
     rig.write_text(text)
     rc, _, err = run(["snap", "--rig", str(rig), "-o", str(tmp_path / "s.ome.tif")], capsys)
     assert rc == 2 and message in err
+
+
+def _valid_05(path) -> dict:
+    """``path`` is OME-Zarr 0.5 at every level; its ``ome`` attributes."""
+    import numpy as np
+    import zarr
+
+    pytest.importorskip("yaozarrs").validate_zarr_store(str(path))
+    root = zarr.open_group(str(path), mode="r")
+    ome = root.attrs["ome"]
+    for d in ome["multiscales"][0]["datasets"]:
+        assert np.asarray(root[d["path"]]).size > 0
+    return ome
+
+
+def test_scan_cli_writes_ome_zarr_mosaic_and_ome_tiff_export(tmp_path, capsys):
+    out = tmp_path / "scan"
+    args = ["scan", "-o", str(out), "--rows", "2", "--cols", "2", "--roi", "64", "--ome-tiff"]
+    rc, text, err = run(args, capsys)
+    assert rc == 0, err
+    assert "mosaic mosaic.ome.zarr" in text
+    ome = _valid_05(out / "mosaic.ome.zarr")
+    assert ome["omero"]["channels"][0]["label"] == "DAPI"
+    with tifffile.TiffFile(out / "mosaic.ome.tif") as tf:
+        assert tf.is_ome and tf.series[0].shape[-2:] == (122, 122)
+
+
+def test_acquire_cli_with_model_names_and_writes_its_sr_mosaic(tmp_path, capsys):
+    seq = tmp_path / "grid.yaml"
+    seq.write_text("channels: [DAPI]\ngrid_plan: {rows: 2, columns: 2, overlap: 10}\n")
+    out = tmp_path / "run.ome.zarr"
+    args = ["acquire", str(seq), "-o", str(out), "--roi", "32", "--objective", "5x"]
+    args += ["--model", "live_fluo"]
+    rc, text, err = run(args, capsys)
+    assert rc == 0, err
+    mosaic = tmp_path / "run_sr_mosaic.ome.zarr"
+    assert f"SR mosaic {mosaic}" in text  # acquire names the mosaic it writes
+    ome = _valid_05(mosaic)
+    scale = ome["multiscales"][0]["datasets"][0]["coordinateTransformations"][0]["scale"]
+    assert scale[-1] == pytest.approx(1.3 / 4)  # the HR pixel size
+    assert not (tmp_path / "run_sr_mosaic.ome.zarr.partial").exists()

@@ -113,3 +113,17 @@ def test_memory_is_bounded_by_tiles_not_canvas(tmp_path):
     assert peak < canvas_bytes / 8
     level0 = zarr.open_array(str(tmp_path / "big.ome.zarr" / "0"), mode="r")
     np.testing.assert_allclose(level0[0, 130:140, 300:310], tile[2:12, 44:54], atol=1e-6)
+
+
+def test_spool_knows_a_tile_scan_from_a_stack(tmp_path):
+    tile = np.ones((8, 8), np.uint16)
+    scan, stack = TileSpool(tmp_path / "a.ome.zarr"), TileSpool(tmp_path / "b.ome.zarr")
+    for x in (0.0, 5.0):
+        for ch in ("DAPI", "FITC"):
+            scan.add(tile, (x, 0.0), ch)
+    for _z in range(3):
+        stack.add(tile, (0.0, 0.0), "DAPI")
+    assert scan.is_tiling and not stack.is_tiling
+    scan.discard()
+    stack.discard()
+    assert not list(tmp_path.iterdir())
