@@ -45,6 +45,7 @@ class TreeMemory:
         self.cpu_by_name: dict[str, float] = {}  # user + system seconds, last seen
         self.alive_by_name: dict[str, float] = {}  # seconds from start to last seen
         self._root = psutil.Process(pid)
+        self._names: dict[int, str] = {}  # first seen (an exiting process shows no cmdline)
         self._period = period_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -60,7 +61,8 @@ class TreeMemory:
             for proc in procs:
                 try:
                     rss = proc.memory_info().rss
-                    name = f"{proc.pid} " + " ".join(proc.cmdline()[1:4])[:60]
+                    name = self._names.get(proc.pid) or " ".join(proc.cmdline()[1:4])[:50]
+                    self._names[proc.pid] = name = name or proc.name()
                     cpu = proc.cpu_times()
                     alive = time.time() - proc.create_time()
                 except (psutil.NoSuchProcess, psutil.AccessDenied):
