@@ -38,7 +38,7 @@ from acquisition.sim.optics import (
 )
 from acquisition.sim.slide_render import render_slide
 from acquisition.sim.specimen import load_specimen
-from acquisition.sim.virtual_slide import is_slide_name, load_slide
+from acquisition.sim.virtual_slide import VirtualSlide, is_slide_name, load_slide
 from srscope import logger
 
 DEFAULT_OBJECTIVES = {0: "5x/0.15", 1: "10x/0.30", 2: "20x/0.45"}
@@ -425,7 +425,7 @@ class SimCamera(_WorldMember, CameraDevice):
         if cached is None:
             if source is None:
                 electrons = np.zeros((h, w), dtype=np.float32)
-            elif ident[1:]:
+            elif isinstance(source, VirtualSlide):
                 electrons = render_slide(source, objective, channel, dz, cam, y0, x0, h, w, scale)
             else:
                 electrons = source.crop(y0, x0, h, w, scale)

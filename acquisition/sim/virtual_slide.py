@@ -367,10 +367,7 @@ def make_slide(
     radius = cap[src] * zoom.min(axis=1)  # on the slide; within radius cap in the source
     lo, hi = cap[src], np.array([min(s.size_um) for s in sources])[src] - cap[src]
     source_um = np.stack([rng.uniform(lo, np.maximum(lo, hi)) for _ in range(2)], axis=1)
-    if kind == "brightfield":
-        gain = np.exp(rng.normal(0.0, 0.12, m))
-    else:
-        gain = np.exp(rng.normal(0.0, 0.15, m))
+    gain = np.exp(rng.normal(0.0, 0.12 if kind == "brightfield" else 0.15, m))
     return VirtualSlide(
         name=name,
         kind=kind,
