@@ -30,3 +30,52 @@ def microscope():
 def sim_core(microscope):
     """The pymmcore-plus ``UniMMCore`` of the ``microscope`` fixture (sim rig loaded)."""
     return microscope.core
+
+
+# --- test layers: unit / integration / e2e markers, given by what a test uses ------
+import inspect  # noqa: E402
+import sys  # noqa: E402
+
+LAYERS = ("unit", "integration", "e2e")
+SIM_RIG_FIXTURES = {"microscope", "sim_core", "rig", "viewer"}
+WORKER_NAMES = {"SRFrameProcessor", "sr_processor", "multiprocessing"}  # a worker process
+
+
+def _names(fn, module, seen: set) -> set[str]:
+    """The global names ``fn`` uses, with those of the functions and fixtures of its
+    own module that it calls (transitively)."""
+    fn = getattr(fn, "__wrapped__", fn)  # a fixture's function
+    code = getattr(fn, "__code__", None)
+    if code is None or code in seen:
+        return set()
+    seen.add(code)
+    names = set(code.co_names)
+    for const in code.co_consts:  # nested functions and lambdas
+        if inspect.iscode(const):
+            names |= set(const.co_names)
+    for name in list(names):
+        helper = vars(module).get(name)
+        if callable(helper) and inspect.getmodule(helper) is module:
+            names |= _names(helper, module, seen)
+    return names
+
+
+def layer_of(item) -> str:
+    """``e2e``: runs the command line (``srscope_cli.main`` or a subprocess);
+    ``integration``: the simulated rig or a worker process; ``unit``: none of these."""
+    module = item.module
+    used: set[str] = set()
+    for fn in [item.function, *(vars(module)[n] for n in item.fixturenames if n in vars(module))]:
+        used |= _names(fn, module, set())
+    cli_main = getattr(sys.modules.get("srscope_cli"), "main", None)
+    if "subprocess" in used or ("main" in used and vars(module).get("main") is cli_main):
+        return "e2e"
+    if SIM_RIG_FIXTURES & set(item.fixturenames) or WORKER_NAMES & used:
+        return "integration"
+    return "unit"
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        if not any(item.get_closest_marker(layer) for layer in LAYERS):
+            item.add_marker(layer_of(item))
