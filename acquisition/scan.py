@@ -354,7 +354,9 @@ def tile_store_settings(zarr_path: Path) -> AcquisitionSettings:
     """Where and how tiles are written: zarr-python, whose writes are synchronous and
     atomic (tensorstore, the default, writes in the background: a journaled tile
     could have no pixels on disk yet)."""
-    return AcquisitionSettings(root_path=str(zarr_path), format="zarr-python")
+    return AcquisitionSettings(
+        root_path=str(zarr_path), format="zarr-python", compression="blosc-zstd"
+    )
 
 
 def _raise_incomplete(

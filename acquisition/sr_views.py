@@ -139,7 +139,11 @@ def _write_mip(store: _Store, path: Path, dtype: Any) -> Path:
     tmp = path.with_name(f".{os.getpid()}.tmp.{path.name}")  # the suffix picks the format
     shutil.rmtree(tmp, ignore_errors=True)
     settings = AcquisitionSettings(
-        root_path=str(tmp), dimensions=dims, dtype=str(np.dtype(dtype)), overwrite=True
+        root_path=str(tmp),
+        dimensions=dims,
+        dtype=str(np.dtype(dtype)),
+        overwrite=True,
+        compression="blosc-zstd",  # ome-writers' default is none
     )
     try:
         with create_stream(settings) as stream:

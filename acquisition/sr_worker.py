@@ -328,6 +328,7 @@ class SRWriter:
             dimensions=dims,
             dtype=str(np.dtype(dtype)),
             overwrite=self.overwrite,
+            compression="blosc-zstd",  # ome-writers' default is none
         )
         stream = create_stream(settings)
         try:

@@ -203,19 +203,49 @@ def test_well_plate_scan_gives_a_mosaic_per_well(scope, tmp_path):
         yaozarrs.validate_zarr_store(str(tmp_path / "p" / name))
 
 
+class Upscale:
+    """A processor returning its outputs (2x nearest): run_scan streams their mosaic."""
+
+    def __init__(self):
+        self.n = 0
+        self.finished = False
+
+    def process(self, image, metadata):
+        self.n += 1
+        return np.kron(image, np.ones((2, 2), image.dtype))
+
+    def finish(self):
+        self.finished = True
+
+
+def _processed_expected(folder, channels):
+    """The in-memory stitch of the stored tiles' 2x outputs (stage placement)."""
+    _, tiles, _ = load_tiles(folder)
+    state = json.loads((folder / "scan.json").read_text())
+    pos = [(p["x"], p["y"]) for p in state["positions"]]
+    up = [
+        np.stack([np.kron(tiles[(i, c)], np.ones((2, 2))) for c in range(channels)])
+        for i in range(len(pos))
+    ]
+    return np.rint(stitch(up, pos, 0.65, refine=False))
+
+
+def test_resumed_scan_streams_the_processed_mosaic_from_every_stored_tile(scope, tmp_path):
+    out = tmp_path / "s"
+    scope.core.setProperty("Camera", "FailAfterFrames", 3)
+    with pytest.raises(ScanIncomplete):
+        run_scan(scope, PLAN, out, processor=Upscale())
+    assert not list(out.glob("mosaic*"))  # no mosaic of part of a scan, no work files
+    scope.core.setProperty("Camera", "FailAfterFrames", -1)
+    proc = Upscale()
+    result = run_scan(scope, None, out, resume=True, processor=proc)
+    assert proc.n == 6  # every stored tile again, not only the resumed ones
+    root = zarr.open_group(out / result.processed_mosaics["all"], mode="r")
+    np.testing.assert_allclose(np.asarray(root["0"]), _processed_expected(out, 1), atol=1)
+    assert not list(out.glob("*.partial"))
+
+
 def test_scan_feeds_every_tile_to_a_processor(scope, tmp_path):
-    class Upscale:
-        def __init__(self):
-            self.n = 0
-            self.finished = False
-
-        def process(self, image, metadata):
-            self.n += 1
-            return np.kron(image, np.ones((2, 2), image.dtype))
-
-        def finish(self):
-            self.finished = True
-
     proc = Upscale()
     plan = PLAN.model_copy(update={"channels": ["DAPI", "TRITC"]})
     result = run_scan(scope, plan, tmp_path / "s", processor=proc, ome_tiff=True)
@@ -229,11 +259,7 @@ def test_scan_feeds_every_tile_to_a_processor(scope, tmp_path):
     labels = [c["label"] for c in root.attrs["ome"]["omero"]["channels"]]
     assert labels == ["DAPI", "TRITC"]  # both channels
     # streamed while the scan ran == the in-memory stitch of the same outputs
-    _, tiles, _ = load_tiles(tmp_path / "s")
-    state = json.loads((tmp_path / "s" / "scan.json").read_text())
-    pos = [(p["x"], p["y"]) for p in state["positions"]]
-    up = [np.stack([np.kron(tiles[(i, c)], np.ones((2, 2))) for c in (0, 1)]) for i in range(6)]
-    expected = np.rint(stitch(up, pos, 0.65, refine=False))
+    expected = _processed_expected(tmp_path / "s", 2)
     np.testing.assert_allclose(np.asarray(root["0"]), expected, atol=1)
     # the OME-TIFF export of both mosaics
     with tifffile.TiffFile(tmp_path / "s" / "mosaic_processed.ome.tif") as sr:
