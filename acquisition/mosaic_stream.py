@@ -136,8 +136,10 @@ class StreamedMosaic:
                         slice(y0, min(h, y0 + self.chunk)),
                         slice(x0, min(w, x0 + self.chunk)),
                     )
-                    acc = self._sum[region]
                     wsum = self._weight[region]
+                    if not wsum.any():  # no tile here (a sparse canvas): the fill value, 0
+                        continue
+                    acc = self._sum[region]
                     np.divide(acc, wsum, out=acc, where=wsum > 0)
                     if info is not None:
                         acc = np.clip(np.rint(acc), info.min, info.max)

@@ -127,3 +127,17 @@ def test_spool_knows_a_tile_scan_from_a_stack(tmp_path):
     scan.discard()
     stack.discard()
     assert not list(tmp_path.iterdir())
+
+
+def test_sparse_canvas_leaves_empty_chunks_unwritten(tmp_path):
+    """Tiles far apart (wells of a plate): the gap stays 0 and costs no chunk files."""
+    tile = np.full((16, 16), 7, np.uint16)
+    m = StreamedMosaic(tmp_path / "s.ome.zarr", (16, 160), (16, 16), dtype=np.uint16,
+                       pixel_size_um=1.0, chunk=16)  # fmt: skip
+    m.add(tile, (0, 0))
+    m.add(tile, (0, 144))
+    m.finish()
+    level0 = zarr.open_array(str(tmp_path / "s.ome.zarr" / "0"), mode="r")
+    np.testing.assert_array_equal(level0[0, :, :16], 7)
+    np.testing.assert_array_equal(level0[0, :, 16:144], 0)
+    assert level0.nchunks_initialized == 2
