@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from sr_engine.bundled import bundled_models
-from sr_engine.compatibility import ModelMismatch
+from sr_engine.compatibility import ModelMismatch, model_for_channel
 from sr_engine.metadata import read_metadata
-from ui.sr import check_channel, model_for_channel
+from ui.sr import check_channel
 
 
 @pytest.fixture
@@ -31,6 +31,8 @@ def test_exact_channel_first_live_tier_first() -> None:
 def test_a_channel_without_its_own_model_gets_the_generalist_of_its_modality() -> None:
     models = bundled_models()
     assert model_for_channel(models, "FITC", 1.3) == "generalist_fluo"
+    assert model_for_channel(models, "BF-R", 1.3) == "generalist_bf"  # H&E red and blue
+    assert model_for_channel(models, "BF-B", 1.3) == "generalist_bf"
     assert model_for_channel(models, "FITC", 0.325) is None  # the 20x objective: nothing fits
     assert model_for_channel(models, "Cy5-unknown", 1.3) is None
     fit = check_channel(read_metadata(models["generalist_fluo"]), "FITC")

@@ -89,7 +89,10 @@ def test_bundled_models_higher_fidelity_per_channel():
     assert higher_fidelity_model(models, "DAPI", live_fluo) == "balanced_fluo"
     tritc = read_metadata(models["live_fluo_tritc"])
     assert higher_fidelity_model(models, "TRITC", tritc) == "generalist_fluo"
-    assert higher_fidelity_model(models, "BF-G", read_metadata(models["live_bf"])) is None
+    # brightfield: the colour generalist is the balanced model above live_bf
+    assert higher_fidelity_model(models, "BF-G", read_metadata(models["live_bf"])) == (
+        "generalist_bf"
+    )
     # FITC runs the generalist (balanced) live already: nothing higher is bundled
     generalist = read_metadata(models["generalist_fluo"])
     assert higher_fidelity_model(models, "FITC", generalist) is None
