@@ -29,7 +29,7 @@ from pymmcore_plus.experimental.unicore import (
     pymm_property,
 )
 
-from acquisition.sim.imaging import ExposureCache, NoiseBank, make_level
+from acquisition.sim.imaging import ExposureCache, NoiseBank, make_level, make_volume_level
 from acquisition.sim.optics import (
     CameraModel,
     ChannelOptics,
@@ -39,6 +39,7 @@ from acquisition.sim.optics import (
 from acquisition.sim.slide_render import render_slide
 from acquisition.sim.specimen import load_specimen
 from acquisition.sim.virtual_slide import VirtualSlide, is_slide_name, load_slide
+from acquisition.sim.volume import is_volume_name, load_volume
 from srscope import logger
 
 DEFAULT_OBJECTIVES = {0: "5x/0.15", 1: "10x/0.30", 2: "20x/0.45"}
@@ -416,6 +417,10 @@ class SimCamera(_WorldMember, CameraDevice):
             if is_slide_name(self._specimen):  # rendered region by region
                 source = load_slide(self._specimen.strip())
                 ident = (id(source), objective, channel, dz)
+            elif is_volume_name(self._specimen):  # a thick specimen: all planes, each defocused
+                volume = load_volume(self._specimen.strip(), self._specimen_px)
+                source = make_volume_level(volume, objective, channel, dz, cam)
+                ident = (id(source),)
             else:  # mirror-tiled: one pre-blurred level, frames are crops of it
                 specimen = load_specimen(self._specimen, self._specimen_px)
                 source = make_level(specimen, objective, channel, dz, cam)
@@ -520,14 +525,17 @@ class SimCamera(_WorldMember, CameraDevice):
 
     @pymm_property
     def Specimen(self) -> str:
-        """Built-in specimen (tissue, he, usaf1951), a virtual slide (slide_fluo, slide_he,
-        optionally :SEED or :SEED:SIZE_MM) or the path of an image file."""
+        """Built-in specimen (tissue, he, usaf1951), a volume (brain, or volume:PATH of a
+        Z-stack; in focus at FocusPlane_um ± its depth / 2), a virtual slide (slide_fluo,
+        slide_he, optionally :SEED or :SEED:SIZE_MM) or the path of an image file."""
         return self._specimen
 
     @Specimen.setter
     def Specimen(self, value: str) -> None:
         if is_slide_name(str(value)):
             load_slide(str(value).strip())  # fail now, not at the next snap
+        elif is_volume_name(str(value)):
+            load_volume(str(value).strip(), self._specimen_px)
         else:
             load_specimen(str(value), self._specimen_px)
         self._specimen = str(value)

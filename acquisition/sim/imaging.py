@@ -7,6 +7,9 @@ grid of ``k`` samples per camera pixel. A frame is then a strided crop of that
 level (point samples of the pixel-integrated image, so aliasing is kept as a real
 camera has it), scaled to photo-electrons, with shot noise, read noise, offset
 and clipping: a few milliseconds for a 1024² frame.
+
+A volume (:mod:`acquisition.sim.volume`) gets one level per focus position: the sum
+of its planes' spectra, each times the defocus OTF of its own distance from focus.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from acquisition.sim.optics import (
     pixel_box_transfer,
 )
 from acquisition.sim.specimen import Specimen
+from acquisition.sim.volume import VolumeSpecimen, volume_spectra
 from srscope.optics import airy_otf, defocus_otf
 
 _LEVEL_CACHE: OrderedDict[tuple, Level] = OrderedDict()
@@ -158,37 +162,108 @@ def make_level(
         round(defocus_um, 3),
         camera.pixel_pitch_um,
     )
+    if (level := _cached(key)) is not None:
+        return level
+    coeffs = _cosine_spectrum(specimen, channel)
+    g = _Grid.of(coeffs.shape, specimen.pixel_size_um, objective, channel, camera)
+    wl_um = channel.wavelength_nm / 1000.0
+    transfer = airy_otf(g.fr, objective.na, wl_um) * defocus_otf(g.fr, objective.na, defocus_um)
+    transfer *= pixel_box_transfer(g.fy, g.pixel_um) * pixel_box_transfer(g.fx, g.pixel_um)
+    cy, cx = transfer.shape
+    return _store(key, g.level(coeffs[:cy, :cx] * transfer))
+
+
+def make_volume_level(
+    volume: VolumeSpecimen,
+    objective: ObjectiveOptics,
+    channel: ChannelOptics,
+    focus_um: float,
+    camera: CameraModel,
+) -> Level:
+    """The level of a thick specimen at focus ``focus_um`` (stage z minus the focus plane).
+
+    Incoherent widefield imaging of a fluorescent volume: the image is the sum over
+    the planes, each through the in-focus OTF times the defocus OTF of its distance
+    ``focus_um - z_k`` from focus, summed in Fourier space (one inverse DCT per
+    focus position, cached like the 2D levels).
+    """
+    key = ("volume", id(volume), volume.name, objective, channel, round(focus_um, 3))
+    key += (camera.pixel_pitch_um,)
+    if (level := _cached(key)) is not None:
+        return level
+    spectra = volume_spectra(volume, channel)
+    g = _Grid.of(spectra.shape[1:], volume.pixel_size_um, objective, channel, camera)
+    cy, cx = g.fr.shape
+    acc = np.zeros((cy, cx), dtype=np.float32)
+    for coeffs, z_k in zip(spectra, volume.z_um, strict=True):
+        acc += coeffs[:cy, :cx] * defocus_otf(g.fr, objective.na, focus_um - z_k)
+    acc *= airy_otf(g.fr, objective.na, channel.wavelength_nm / 1000.0)
+    acc *= pixel_box_transfer(g.fy, g.pixel_um) * pixel_box_transfer(g.fx, g.pixel_um)
+    _, const = volume.recipe(channel)  # a uniform background: DC term only, once
+    acc[0, 0] += np.float32(const * math.sqrt(spectra.shape[1] * spectra.shape[2]))
+    return _store(key, g.level(acc))
+
+
+def _cached(key: tuple) -> Level | None:
     with _LOCK:
         if key in _LEVEL_CACHE:
             _LEVEL_CACHE.move_to_end(key)
             return _LEVEL_CACHE[key]
-    pixel_um = camera.pixel_pitch_um / objective.magnification
-    coeffs = _cosine_spectrum(specimen, channel)
-    ny, nx = coeffs.shape
-    ly, lx = ny * specimen.pixel_size_um, nx * specimen.pixel_size_um
-    py, px = _pixels_across(ly, objective, camera), _pixels_across(lx, objective, camera)
-    k = samples_per_pixel(objective, channel, pixel_um, py * px)
-    my, mx = k * py, k * px
-    wl_um = channel.wavelength_nm / 1000.0
-    fy = (np.arange(min(ny, my), dtype=np.float32) / (2 * ly))[:, None]
-    fx = (np.arange(min(nx, mx), dtype=np.float32) / (2 * lx))[None, :]
-    fr = np.sqrt(fy**2 + fx**2)
-    transfer = airy_otf(fr, objective.na, wl_um) * defocus_otf(fr, objective.na, defocus_um)
-    transfer *= pixel_box_transfer(fy, pixel_um) * pixel_box_transfer(fx, pixel_um)
-    spec = np.zeros((my, mx), dtype=np.float32)
-    spec[: fy.shape[0], : fx.shape[1]] = coeffs[: fy.shape[0], : fx.shape[1]] * transfer
-    tile = sfft.idctn(spec, type=2, norm="ortho", workers=-1)
-    tile *= np.float32(math.sqrt((my * mx) / (ny * nx)))
-    np.clip(tile, 0.0, None, out=tile)
-    top = np.concatenate([tile, tile[:, ::-1]], axis=1)
-    period = np.ascontiguousarray(np.concatenate([top, top[::-1]], axis=0), dtype=np.float32)
-    step = pixel_um / k
-    level = Level(period, step, k, (-my * step / 2.0, -mx * step / 2.0))
+    return None
+
+
+def _store(key: tuple, level: Level) -> Level:
     with _LOCK:
         _LEVEL_CACHE[key] = level
         while len(_LEVEL_CACHE) > _LEVEL_CACHE_SIZE:
             _LEVEL_CACHE.popitem(last=False)
     return level
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """The fine grid of one specimen tile seen through one objective and camera."""
+
+    shape: tuple[int, int]  # specimen pixels (ny, nx)
+    size: tuple[int, int]  # fine samples (my, mx)
+    k: int
+    pixel_um: float
+    fy: np.ndarray  # (cy, 1) cycles/µm of the cosine terms kept
+    fx: np.ndarray  # (1, cx)
+    fr: np.ndarray  # (cy, cx)
+
+    @classmethod
+    def of(
+        cls,
+        shape: tuple[int, ...],
+        specimen_px_um: float,
+        objective: ObjectiveOptics,
+        channel: ChannelOptics,
+        camera: CameraModel,
+    ) -> _Grid:
+        ny, nx = shape
+        pixel_um = camera.pixel_pitch_um / objective.magnification
+        ly, lx = ny * specimen_px_um, nx * specimen_px_um
+        py, px = _pixels_across(ly, objective, camera), _pixels_across(lx, objective, camera)
+        k = samples_per_pixel(objective, channel, pixel_um, py * px)
+        my, mx = k * py, k * px
+        fy = (np.arange(min(ny, my), dtype=np.float32) / (2 * ly))[:, None]
+        fx = (np.arange(min(nx, mx), dtype=np.float32) / (2 * lx))[None, :]
+        fr = np.sqrt(fy**2 + fx**2)
+        return cls((ny, nx), (my, mx), k, pixel_um, fy, fx, fr)
+
+    def level(self, block: np.ndarray) -> Level:
+        """Filtered cosine terms back to the fine grid, mirrored into one period."""
+        (ny, nx), (my, mx) = self.shape, self.size
+        spec = np.zeros((my, mx), dtype=np.float32)
+        spec[: block.shape[0], : block.shape[1]] = block
+        tile = sfft.idctn(spec, type=2, norm="ortho", workers=-1)
+        tile *= np.float32(math.sqrt((my * mx) / (ny * nx)))
+        np.clip(tile, 0.0, None, out=tile)
+        top = np.concatenate([tile, tile[:, ::-1]], axis=1)
+        period = np.ascontiguousarray(np.concatenate([top, top[::-1]], axis=0), dtype=np.float32)
+        step = self.pixel_um / self.k
+        return Level(period, step, self.k, (-my * step / 2.0, -mx * step / 2.0))
 
 
 class NoiseBank:
