@@ -43,7 +43,12 @@ RIG_PARAM = typer.Option(
     "--rig",
     help="Rig settings (YAML/JSON): config group names, LR/HR objectives, ROI of your config",
 )
-ONTHEFLY_MODEL_PARAM = typer.Option(None, "--model", help="On-the-fly SR model (.onnx or bundled)")
+ONTHEFLY_MODEL_PARAM = typer.Option(
+    None,
+    "--model",
+    help="On-the-fly SR model (.onnx or bundled) for every channel, CHANNEL=MODEL "
+    "(repeat: each channel its own), or auto (each channel's bundled model)",
+)
 
 
 def _open(
@@ -96,9 +101,11 @@ def _floats(text: str | None, n: int, what: str) -> tuple[float, ...] | None:
 
 
 def processor_for(
-    model: str | None, base: Path, provenance: dict | None = None, sequence=None
+    model: str | dict[str, str] | None, base: Path, provenance: dict | None = None, sequence=None
 ) -> FrameProcessor | None:
     """The frame processor for ``--model`` (on-the-fly SR), or None without one.
+
+    ``model``: one model, or ``{channel: model}`` (:func:`acquisition.model_fit.models_on_rig`).
 
     Its outputs go to ``<base>.ome.zarr`` (every SR frame) and ``<base>_mosaic.ome.zarr``;
     with the useq ``sequence``, also ``<base>_mip.ome.zarr`` (a Z-stack) and
@@ -295,7 +302,7 @@ def scan(
     ome_tiff: bool = typer.Option(
         False, "--ome-tiff", help="Also export each mosaic (LR, SR) as a pyramidal OME-TIFF"
     ),
-    model: str | None = ONTHEFLY_MODEL_PARAM,
+    model: list[str] | None = ONTHEFLY_MODEL_PARAM,
     allow_mismatch: bool = ALLOW_MISMATCH_PARAM,
     roi: int | None = ROI_PARAM,
     specimen: str | None = SPECIMEN_PARAM,
@@ -336,14 +343,18 @@ def scan(
             _open(sim, config, roi, specimen, realtime=False, rig=rig) as scope,
             ProgressBar("tiles") as bar,
         ):
-            provenance = None
-            if model and plan is not None:  # before the first tile: does the model fit them?
-                from acquisition.model_fit import model_fit_on_rig
+            provenance = models = None
+            if model:  # before the first tile: each channel's model, fit to its tiles
+                from acquisition.model_fit import models_on_rig
+                from acquisition.scan_journal import ScanState
 
-                objective = scope.resolve_objective(plan.objective or scope.settings.lr_objective)
-                fit = model_fit_on_rig(scope, model, plan.channels, objective, allow_mismatch)
-                provenance = fit.provenance()
-            processor = processor_for(model, out / "sr", provenance)  # scan/sr.ome.zarr
+                state = ScanState.load(out) if plan is None else None
+                channels = state.channels if state is not None else plan.channels
+                objective = state.objective if state is not None else scope.resolve_objective(
+                    plan.objective or scope.settings.lr_objective)  # fmt: skip
+                choice = models_on_rig(scope, model, channels, objective, allow_mismatch)
+                provenance, models = choice.provenance(), choice.models()
+            processor = processor_for(models, out / "sr", provenance)  # scan/sr.ome.zarr
             result = scope.scan(
                 plan, out, resume=resume, processor=processor, progress=bar.update,
                 ome_tiff=ome_tiff,
@@ -360,16 +371,21 @@ def scan(
 
 
 def _resume_command(
-    out: Path, roi: int | None, specimen: str | None, config: Path | None, model: str | None
+    out: Path,
+    roi: int | None,
+    specimen: str | None,
+    config: Path | None,
+    model: list[str] | None,
 ) -> str:
-    """The command line that completes an interrupted scan (same camera, rig and model)."""
+    """The command line that completes an interrupted scan (same camera, rig and models)."""
     import shlex
 
     args = ["srscope", "scan", "--out", str(out), "--resume"]
-    for flag, value in (("--roi", roi), ("--specimen", specimen), ("--config", config),
-                        ("--model", model)):  # fmt: skip
+    for flag, value in (("--roi", roi), ("--specimen", specimen), ("--config", config)):
         if value is not None:
             args += [flag, str(value)]
+    for spec in model or ():
+        args += ["--model", spec]
     return shlex.join(args)
 
 
@@ -385,7 +401,7 @@ def acquire(
     objective: str | None = typer.Option(
         None, help="Objective for the whole sequence, e.g. 5x (default: the rig's current one)"
     ),
-    model: str | None = ONTHEFLY_MODEL_PARAM,
+    model: list[str] | None = ONTHEFLY_MODEL_PARAM,
     allow_mismatch: bool = ALLOW_MISMATCH_PARAM,
     roi: int | None = ROI_PARAM,
     specimen: str | None = SPECIMEN_PARAM,
@@ -402,16 +418,16 @@ def acquire(
         _open(sim, config, roi, specimen, realtime=False, rig=rig) as scope,
         ProgressBar("frames") as bar,
     ):
-        provenance = None
+        provenance = models = None
         if objective:
             scope.set_objective(objective)
-        if model:  # the frames' pixel size and channels, before the first one is taken
-            from acquisition.model_fit import model_fit_on_rig
+        if model:  # each channel's model, fit to its frames, before the first one is taken
+            from acquisition.model_fit import models_on_rig
 
             channels = [c.config for c in seq.channels]
-            fit = model_fit_on_rig(scope, model, channels, None, allow_mismatch)
-            provenance = fit.provenance()
-        processor = processor_for(model, base, provenance, seq)
+            choice = models_on_rig(scope, model, channels, None, allow_mismatch)
+            provenance, models = choice.provenance(), choice.models()
+        processor = processor_for(models, base, provenance, seq)
         path = scope.acquire(
             seq, out, overwrite=overwrite, processor=processor, progress=bar.update
         )

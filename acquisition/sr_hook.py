@@ -44,6 +44,7 @@ from acquisition.sr_messages import (
     RingSlot,
     UseRing,
 )
+from acquisition.sr_models import model_files
 from acquisition.sr_worker import serve
 from acquisition.worker_logging import LogForwarder
 from srscope import logger
@@ -88,17 +89,6 @@ def default_threads() -> int:
     return max(1, (os.cpu_count() or 2) - 1)
 
 
-def _model_file(model: Any) -> str:
-    """The ONNX file the worker loads: a path, a bundled model's name, or an SRModel's file."""
-    from sr_engine.bundled import resolve_model
-
-    source = getattr(model, "source", model)
-    path = Path(resolve_model(source))
-    if not path.is_file():
-        raise SrscopeError(f"model file not found: {path}")
-    return str(path)
-
-
 def _stop_worker(process: Any, send_end: Any, rings: list[Any], logs: LogForwarder) -> None:
     if process.is_alive():
         with suppress(OSError):
@@ -118,6 +108,8 @@ class SRFrameProcessor:
     ``process`` only copies the frame to the worker (``hands_off``), so the
     acquisition's processor relay calls it on the acquisition thread.
 
+    ``model``: one model for every channel (a path, a bundled name, an SRModel) or
+    ``{channel: model}``, each channel's frames by its own (:mod:`acquisition.sr_models`).
     ``out_path``: where the SR image goes (``.ome.zarr``); ``mosaic_path``:
     where the stitched SR mosaic of a tile scan goes (OME-Zarr 0.5 ``.ome.zarr``,
     streamed to disk by the worker; ``.ome.tif``: exported to OME-TIFF; None: no
@@ -176,7 +168,7 @@ class SRFrameProcessor:
             args=(
                 self._requests,
                 self._replies,
-                _model_file(model),
+                model_files(model),
                 str(self.out_path),
                 None if self.mosaic_path is None else str(self.mosaic_path),
                 default_threads() if threads is None else threads,
@@ -397,7 +389,7 @@ def sr_processor(
     Every SR frame goes to ``<base>.ome.zarr``, a scan's SR mosaic (streamed, OME-Zarr
     0.5, multiscale) to ``<base>_mosaic.ome.zarr``; ``provenance`` (e.g. how the model
     fits the frames) is written with them. ``model``: a path, a bundled model's name or
-    a loaded model.
+    a loaded model, or ``{channel: model}`` (each channel by its own; ``""``: the rest).
     ``sequence`` (the useq ``MDASequence`` being run): the SR store gets its axes
     and channel colours, and a Z-stack's MIP and a multi-channel composite are
     written beside it (:mod:`acquisition.sr_views`).

@@ -45,6 +45,7 @@ from acquisition.sr_messages import (
     SRReport,
     UseRing,
 )
+from acquisition.sr_models import ChannelModels
 from acquisition.sr_pacer import Pacer
 from acquisition.sr_views import with_channel_colors, write_views
 from acquisition.worker_logging import forward_to_parent
@@ -72,7 +73,7 @@ def idle_priority() -> str:
 def serve(
     requests: Any,
     replies: Any,
-    model_path: str,
+    model_files: dict[str, str],
     out_path: str,
     mosaic_path: str | None,
     threads: int | None,
@@ -87,8 +88,10 @@ def serve(
 ) -> None:
     """The worker's main loop (the target of the spawned process).
 
-    ``requests``: the read end of a pipe; at most ``max_queue`` frames wait
-    here for SR, then the pipe fills and the sender waits (bounded memory).
+    ``model_files``: ``{channel: ONNX file}`` (``""``: any channel), see
+    :mod:`acquisition.sr_models`. ``requests``: the read end of a pipe; at most
+    ``max_queue`` frames wait here for SR, then the pipe fills and the sender waits
+    (bounded memory).
 
     ``last_frame_at`` (a shared double, ``time.monotonic()`` of the newest raw
     frame, set by the acquisition side) and ``yield_ms``: see :class:`Pacer`.
@@ -104,9 +107,7 @@ def serve(
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the acquisition side's to handle
     priority = idle_priority()
     try:
-        from sr_engine.bundled import open_model
-
-        model = open_model(model_path, threads=threads)
+        model = ChannelModels(model_files, threads=threads)
     except Exception as exc:
         replies.put(Failed(str(exc) if isinstance(exc, SrscopeError) else repr(exc)))
         return
@@ -198,7 +199,7 @@ class SRWriter:
 
     def __init__(
         self,
-        model: Any,
+        model: ChannelModels,
         out_path: str | Path,
         mosaic_path: str | Path | None,
         overwrite: bool,
@@ -251,7 +252,8 @@ class SRWriter:
         self.pacer.wait()
         t0 = time.perf_counter()
         try:
-            sr = self.model.predict(frame, dtype="input", **self.pacer.predict_kwargs())
+            model = self.model.for_channel(channel)  # each channel its own model
+            sr = model.predict(frame, dtype="input", **self.pacer.predict_kwargs())
         except SrscopeError as exc:
             self.errors += 1
             logger.warning("SR of frame %d failed: %s", self.frames_done, exc)
@@ -343,17 +345,12 @@ class SRWriter:
         return stream
 
     def _provenance(self) -> dict[str, Any]:
-        meta = self.model.meta
         return {
             "computed": True,
             "kind": "super-resolution",
-            "model": str(getattr(self.model, "source", "")),
-            "model_name": meta.name,
-            "scale": meta.scale,
-            "channels": list(meta.channels),
+            **self.model.provenance(),  # the model(s), by channel, and the backend
             "lr_pixel_size_um": self.lr_pixel_um,
             "hr_pixel_size_um": self.hr_pixel_um,
-            "backend": self.model.backend_choice.to_dict(),  # what ran, and why
             **self.extra_provenance,
         }
 

@@ -11,9 +11,10 @@ fit is refused unless the user overrides it, and the override is written down.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
-from sr_engine.metadata import ModelMetadata
+from sr_engine.metadata import ModelMetadata, read_metadata
 from srscope.errors import SrscopeError
 from srscope.optics import KNOWN_CHANNELS
 
@@ -124,3 +125,24 @@ def check_fit(
         how = "override"
         notes.extend(f"applied anyway: {p}" for p in problems)
     return Fit(how, tuple(notes))
+
+
+def model_for_channel(
+    models: dict[str, Path], channel: str, pixel_size_um: float | None = None
+) -> str | None:
+    """The fastest of ``models`` that fits ``channel`` (and the pixel size), or None.
+
+    The PSF differs per wavelength, so a model made for the channel comes first;
+    a generalist of the channel's modality (``generalist_fluo`` for FITC) next.
+    Live-tier models come first within each. The one choice the viewer (a model
+    for the rig's channel) and ``scan``/``acquire --model auto`` (one per channel) make.
+    """
+    found: list[tuple[int, int, str]] = []
+    for name, path in models.items():
+        try:
+            meta = read_metadata(path)
+            fit = check_fit(meta, channel=channel, pixel_size_um=pixel_size_um)
+        except SrscopeError:
+            continue
+        found.append((0 if fit.how == "exact" else 1, meta.tier_rank, name))
+    return min(found)[2] if found else None

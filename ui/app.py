@@ -100,7 +100,7 @@ def default_model(scope: Rig, objective_given: bool) -> Path | None:
     SR is for); then the best-fitting bundled model for the channel and pixel size,
     live tier first, a generalist of the channel's modality otherwise.
     """
-    from ui.sr import model_for_channel  # Qt: imported once ensure_display() said it can be
+    from sr_engine.compatibility import model_for_channel
 
     models = bundled_models()
     if not objective_given:

@@ -33,26 +33,6 @@ def check_channel(meta: ModelMetadata, rig_channel: str, model_name: str = "mode
     return check_fit(meta, channel=rig_channel, model_name=model_name)
 
 
-def model_for_channel(
-    models: dict[str, Path], channel: str, pixel_size_um: float | None = None
-) -> str | None:
-    """The fastest offered model that fits ``channel`` (and the pixel size), or None.
-
-    The PSF differs per wavelength, so a model made for the channel comes first;
-    a generalist of the channel's modality (``generalist_fluo`` for FITC) next.
-    Live-tier models come first within each: this is for the live view.
-    """
-    found: list[tuple[int, int, str]] = []
-    for name, path in models.items():
-        try:
-            meta = read_metadata(path)
-            fit = check_fit(meta, channel=channel, pixel_size_um=pixel_size_um)
-        except SrscopeError:
-            continue
-        found.append((0 if fit.how == "exact" else 1, meta.tier_rank, name))
-    return min(found)[2] if found else None
-
-
 def higher_fidelity_model(models: dict[str, Path], channel: str, live: ModelMetadata) -> str | None:
     """The offered model to run on the zoomed view instead of the live one, or None.
 

@@ -12,8 +12,9 @@ from typing import Any
 
 from qtpy import QtCore, QtGui
 
+from sr_engine.compatibility import model_for_channel
 from ui.save import save_snapshot
-from ui.sr import ChannelMismatchError, check_channel, model_for_channel
+from ui.sr import ChannelMismatchError, check_channel
 from ui.tasks import Task, TaskContext
 
 

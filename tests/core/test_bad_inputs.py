@@ -684,6 +684,25 @@ def record(**changes) -> Callable[[Path], None]:
     return make
 
 
+SEQ2_YAML = SEQ_YAML.replace(
+    "    exposure: 5\n", "    exposure: 5\n  - config: TRITC\n    exposure: 5\n"
+)
+TWO = ["-c", "DAPI", "-c", "TRITC"]  # scan's two channels (issue 15: a model per channel)
+PAIRS = ["--model", "DAPI=live_fluo", "--model", "TRITC=live_fluo_tritc"]
+ACQ2 = ["acquire", "seq.yaml", *SIM, "--objective", "5x"]  # with seq2_yaml: DAPI + TRITC
+
+
+def seq2_yaml(d: Path) -> None:
+    (d / "seq.yaml").write_text(SEQ2_YAML)
+
+
+def x2_tritc_model(d: Path) -> None:
+    """A ×2 TRITC model (bundled ones are ×4): one SR store cannot take both scales."""
+    from sr_engine.testing import default_metadata, nearest_model, save_model
+
+    save_model(nearest_model(2, meta=default_metadata(2, ["TRITC"])), d / "x2.onnx")
+
+
 def rgb_tif(d: Path) -> None:
     rng = np.random.default_rng(1)
     _tif(d / "rgb.tif", rng.integers(0, 255, (48, 48, 3), dtype=np.uint8))
@@ -779,6 +798,41 @@ MORE_CASES: list[Case] = [
         "--a1",
     ),
     C("scan-out-is-a-file", ["scan", *SIM, "-o", "file"], "file", regular_file),
+    C(
+        "scan-model-pair-unknown-channel",
+        ["scan", *SIM, "-o", "s", *TWO, "--model", "FITC=live_fluo"],
+        "no channel FITC",
+    ),
+    C(
+        "scan-model-pair-mismatch",
+        ["scan", *SIM, "-o", "s", *TWO, "--model", "DAPI=live_fluo", "--model", "TRITC=live_fluo"],
+        "the data is TRITC",
+    ),
+    C(
+        "scan-model-pair-twice",
+        ["scan", *SIM, "-o", "s", *TWO, *PAIRS, "--model", "DAPI=balanced_fluo"],
+        "channel DAPI twice",
+    ),
+    C(
+        "scan-model-two-bare",
+        ["scan", *SIM, "-o", "s", *TWO, "--model", "live_fluo", "--model", "auto"],
+        "two models",
+    ),
+    C(
+        "scan-model-channel-without-model",
+        ["scan", *SIM, "-o", "s", *TWO, "--model", "DAPI=live_fluo"],
+        "no model for channel TRITC",
+    ),
+    C(
+        "scan-model-pair-unknown-model",
+        ["scan", *SIM, "-o", "s", *TWO, "--model", "DAPI=live_fluo", "--model", "TRITC=nope"],
+        "nope",
+    ),
+    C(
+        "scan-model-auto-nothing-fits",
+        ["scan", *SIM, "-o", "s", "-c", "DAPI", "--objective", "20x", "--model", "auto"],
+        "no bundled model fits channel DAPI",
+    ),
     # --- acquire
     C(
         "acquire-empty-sequence",
@@ -811,6 +865,30 @@ MORE_CASES: list[Case] = [
         file_named("seq.yaml", SEQ_YAML + "axis_order: QQ\n"),
     ),
     C("acquire-sequence-is-folder", ["acquire", "adir", *SIM], "adir", empty_folder("adir")),
+    C(
+        "acquire-model-pair-unknown-channel",
+        [*ACQ2, *PAIRS, "--model", "Cy5=live_fluo"],
+        "no channel Cy5",
+        seq2_yaml,
+    ),
+    C(
+        "acquire-model-pair-mismatch",
+        [*ACQ2, "--model", "DAPI=live_fluo_tritc", "--model", "TRITC=live_fluo_tritc"],
+        "the data is DAPI",
+        seq2_yaml,
+    ),
+    C(
+        "acquire-model-pair-twice",
+        [*ACQ2, *PAIRS, "--model", "tritc=live_fluo"],
+        "channel TRITC twice",
+        seq2_yaml,
+    ),
+    C(
+        "acquire-model-scales-differ",
+        [*ACQ2, "--model", "DAPI=live_fluo", "--model", "TRITC=x2.onnx"],
+        "scales differ",
+        both(seq2_yaml, x2_tritc_model),
+    ),
     C(
         "acquire-sequence-is-a-list",
         ["acquire", "seq.yaml", *SIM],
