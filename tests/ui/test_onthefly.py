@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import os
+import signal
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -20,17 +22,37 @@ from acquisition.sr_hook import SRFrameProcessor
 from srscope.errors import SrscopeError
 
 
+@pytest.fixture
+def processors():
+    """``make(*args, **kwargs)``: an SRFrameProcessor whose worker ends with the test."""
+    made: list[SRFrameProcessor] = []
+
+    def make(*args, **kwargs) -> SRFrameProcessor:
+        made.append(SRFrameProcessor(*args, **kwargs))
+        return made[-1]
+
+    yield make
+    for proc in made:
+        proc.close()
+
+
+def sr_worker():
+    """The one SR worker process alive (multiprocessing's public list of children)."""
+    (worker,) = [p for p in multiprocessing.active_children() if p.name == "srscope-sr"]
+    return worker
+
+
 def _zarr_scale(group_path) -> list[float]:
     attrs = json.loads((group_path / "zarr.json").read_text())["attributes"]
     return attrs["ome"]["multiscales"][0]["datasets"][0]["coordinateTransformations"][0]["scale"]
 
 
-def test_scan_writes_sr_beside_raw_with_hr_pixel_size(rig, fitc_model, tmp_path):
+def test_scan_writes_sr_beside_raw_with_hr_pixel_size(rig, fitc_model, tmp_path, processors):
     scope = rig
     core = scope.core
     lr_px = core.getPixelSizeUm()
     seq = useq.MDASequence(grid_plan=useq.GridRowsColumns(rows=2, columns=2, overlap=10))
-    proc = SRFrameProcessor(
+    proc = processors(
         fitc_model, tmp_path / "sr.ome.zarr", mosaic_path=tmp_path / "sr_mosaic.ome.zarr"
     )
     with proc.attach(core):
@@ -57,10 +79,10 @@ def test_scan_writes_sr_beside_raw_with_hr_pixel_size(rig, fitc_model, tmp_path)
     assert proc.stats.tail_s < 30
 
 
-def test_frame_processor_protocol(fitc_model, tmp_path):
+def test_frame_processor_protocol(fitc_model, tmp_path, processors):
     from acquisition.models import FrameMeta
 
-    proc = SRFrameProcessor(
+    proc = processors(
         fitc_model, tmp_path / "sr.ome.zarr", mosaic_path=tmp_path / "mosaic.ome.zarr"
     )
     rng = np.random.default_rng(0)
@@ -78,17 +100,16 @@ def test_frame_processor_protocol(fitc_model, tmp_path):
         np.testing.assert_array_equal(sr[k, ::4, ::4], img)  # nearest-neighbour model
     assert proc.mosaic.shape == (128, round(50 / 0.325) + 128)
     assert proc.mosaic.dtype == np.uint16
-    proc.close()
 
 
 def test_sr_runs_in_an_idle_priority_process(fitc_model, tmp_path):
     """The acquisition's process never runs SR: a worker process does, on idle cores only."""
-    with SRFrameProcessor(fitc_model, tmp_path / "sr.ome.zarr") as proc:
-        pid = proc._process.pid
-        assert pid != os.getpid() and proc._process.is_alive()
+    with SRFrameProcessor(fitc_model, tmp_path / "sr.ome.zarr"):
+        worker = sr_worker()
+        assert worker.pid != os.getpid() and worker.is_alive()
         if hasattr(os, "sched_getscheduler") and sys.platform.startswith("linux"):
-            assert os.sched_getscheduler(pid) == os.SCHED_IDLE
-    assert not proc._process.is_alive()  # close() ends it
+            assert os.sched_getscheduler(worker.pid) == os.SCHED_IDLE
+    assert not worker.is_alive()  # close() ends it
 
 
 def test_bad_frames_are_counted_and_blank_frames_keep_the_indices(fitc_model, tmp_path):
@@ -173,28 +194,39 @@ def test_a_corrupt_model_is_refused_before_acquisition(tmp_path):
         SRFrameProcessor(tmp_path / "missing.onnx", tmp_path / "sr.ome.zarr")
 
 
-def test_a_dead_worker_is_reported_not_waited_for(fitc_model, tmp_path):
+def test_a_dead_worker_is_reported_not_waited_for(fitc_model, tmp_path, processors):
     from acquisition.models import FrameMeta
 
-    proc = SRFrameProcessor(fitc_model, tmp_path / "sr.ome.zarr")
+    proc = processors(fitc_model, tmp_path / "sr.ome.zarr")
     proc.process(np.ones((8, 8), np.uint16), FrameMeta(1.3, (0.0, 0.0, 0.0), "5x", "FITC", 1.0))
-    proc._process.kill()
+    sr_worker().kill()
     proc.finish()
     assert "worker process ended" in proc.error
 
 
-def test_sr_relay_never_blocks_the_producer(fitc_model, tmp_path):
-    proc = SRFrameProcessor(fitc_model, tmp_path / "sr.ome.zarr")
+def test_sr_relay_never_blocks_the_producer(fitc_model, tmp_path, processors):
+    """The acquisition side only enqueues: every frame is handed over while the worker
+    is stopped (SIGSTOP: no SR can run), and every one is super-resolved after."""
+    proc = processors(fitc_model, tmp_path / "sr.ome.zarr")
     seq = useq.MDASequence(time_plan={"interval": 0, "loops": 20})
     proc.sequenceStarted(seq, {"image_infos": [{"pixel_size_um": 1.3}]})
-    frame = np.full((256, 256), 500, np.uint16)
-    t0 = time.perf_counter()
-    for i in range(20):
-        proc.frameReady(frame, useq.MDAEvent(index={"t": i}), {})
-    enqueue_s = time.perf_counter() - t0
+    frame = np.full((32, 32), 500, np.uint16)  # 20 fit the ring and the pipe's buffer
+
+    def produce() -> None:
+        for i in range(20):
+            proc.frameReady(frame, useq.MDAEvent(index={"t": i}), {})
+
+    worker = sr_worker()
+    os.kill(worker.pid, signal.SIGSTOP)
+    try:
+        producer = threading.Thread(target=produce)
+        producer.start()
+        producer.join(60)  # a safety bound only: it returns at once or never
+        assert not producer.is_alive() and proc.stats.frames_in == 20
+    finally:
+        os.kill(worker.pid, signal.SIGCONT)
     proc.sequenceFinished(seq)
     assert proc.wait(60)
-    assert enqueue_s < 0.05  # the acquisition side only enqueues
     assert proc.stats.frames_done == 20
 
 

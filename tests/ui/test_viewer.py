@@ -36,7 +36,10 @@ def test_live_frames_sr_frames_and_status(viewer, qtbot, tmp_path):
     text = viewer.stats_label.text()
     assert "camera" in text and "SR" in text and "p95" in text and "dropped" in text
     assert "computed" in viewer.sr_pane.title
-    # the nearest model is np.repeat: SR of a frame equals the frame repeated 4×4
+    # the nearest model is np.repeat: the SR shown is a frame repeated 4×4 (each 4×4 block
+    # one LR pixel), and neither pane is blank
+    sr = viewer.last_sr
+    np.testing.assert_array_equal(sr, np.repeat(np.repeat(sr[::4, ::4], 4, axis=0), 4, axis=1))
     assert viewer.lr_pane.pixel_std() > 1 and viewer.sr_pane.pixel_std() > 1
 
     # screenshot: written, and its image panes are not blank
