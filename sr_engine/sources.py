@@ -33,6 +33,9 @@ class Source:
     pixel_size_um: float | None = None
     name: str = "<array>"
     channels: list[str] | None = None  # channel names the file states (OME), if any
+    # stage (x, y) µm of the top-left pixel's centre, where the file states it (OME-Zarr
+    # translation): an SR output keeps the physical place of the image it came from
+    origin_um: tuple[float, float] | None = None
     fingerprint: dict[str, Any] = field(default_factory=dict)
     _close: Callable[[], None] | None = None
 
@@ -212,6 +215,7 @@ def _open_zarr(path: Path, n_channels: int, axes: str | None) -> Source:
     node = zarr.open(str(path), mode="r")
     px = None
     channels = None
+    origin: tuple[float, float] | None = None
     if isinstance(node, zarr.Array):
         arr, zaxes = node, None
     else:
@@ -227,11 +231,13 @@ def _open_zarr(path: Path, n_channels: int, axes: str | None) -> Source:
         for tr in ds0.get("coordinateTransformations", []):
             if tr.get("type") == "scale":
                 px = float(tr["scale"][-1])
+            if tr.get("type") == "translation" and len(tr.get("translation", [])) >= 2:
+                origin = (float(tr["translation"][-1]), float(tr["translation"][-2]))
         omero = attrs.get("omero") or attrs.get("ome", {}).get("omero") or {}
         labels = [c.get("label") for c in omero.get("channels", []) if isinstance(c, dict)]
         channels = labels if labels and all(labels) else None
     layout = resolve_layout(tuple(arr.shape), n_channels, axes or zaxes)
-    return Source(arr, layout, px, str(path), channels=channels)
+    return Source(arr, layout, px, str(path), channels=channels, origin_um=origin)
 
 
 def describe(source: Source) -> str:

@@ -283,6 +283,7 @@ def prepare(
             meta_dir.mkdir()
             log_file.touch()
             record = {"fingerprint": fingerprint, "lo": list(norm.lo), "hi": list(norm.hi)}
+            record["place"] = _place(model, source)
             record["backends"] = [this_backend]
             write_text_atomic(run_file, json.dumps(record, indent=1))
         elif this_backend not in record.setdefault("backends", []):
@@ -336,10 +337,12 @@ def finish(model: SRModel, plan: StreamPlan, overwrite: bool, computed: int) -> 
     out, work, norm, shapes = plan.out, plan.work, plan.norm, plan.shapes
     group = zarr.open_group(str(work), mode="r+", zarr_format=3)
     build_pyramid(group, shapes, plan.chunks)
-    channels = list(model.meta.channels)
+    place = plan.record.get("place", {})
+    channels = place.get("channels") or list(model.meta.channels)
     name = model.meta.name or "srscope"
     windows = list(zip(norm.lo, norm.hi, strict=True))
     hr_px, out_axes = plan.hr_px, plan.out_axes
+    origin = place.get("origin_um")
     provenance: dict[str, Any] = {
         "scale": model.scale,
         "lr_pixel_size_um": hr_px * model.scale,
@@ -352,7 +355,10 @@ def finish(model: SRModel, plan: StreamPlan, overwrite: bool, computed: int) -> 
         provenance["backends_used"] = plan.record["backends"]
     if "distributed" in plan.record:
         provenance["distributed"] = plan.record["distributed"]
-    write_metadata(group, out_axes, hr_px, channels, name, windows=windows, provenance=provenance)
+    write_metadata(
+        group, out_axes, hr_px, channels, name, windows=windows, provenance=provenance,
+        origin_um=None if origin is None else (origin[0], origin[1]),
+    )  # fmt: skip
     if out.exists() and overwrite:
         _remove(out)
     if plan.fmt == "zarr":
@@ -422,6 +428,22 @@ def _array_fingerprint(source: Source) -> dict[str, Any]:
     sample = strided_sample(np.asarray(arr[..., ::64, ::64]), None, 1 << 16)
     digest = hashlib.sha256(np.ascontiguousarray(sample).tobytes()).hexdigest()
     return {"shape": list(arr.shape), "dtype": str(arr.dtype), "sample_sha256": digest}
+
+
+def _place(model: SRModel, source: Source) -> dict[str, Any]:
+    """Where the SR image lies and what its channels are: the source's, where it states them.
+
+    The SR grid covers the same area as the LR one: its first pixel centre sits
+    ``(s - 1) / (2 s)`` of an LR pixel before the LR one's (a scan mosaic's SR keeps
+    its stage coordinates). A generalist's output is labelled with the data's channel.
+    """
+    place: dict[str, Any] = {}
+    if source.channels and len(source.channels) == model.n_channels:
+        place["channels"] = list(source.channels)
+    if source.origin_um is not None and source.pixel_size_um:
+        back = source.pixel_size_um * (model.scale - 1) / (2 * model.scale)
+        place["origin_um"] = [source.origin_um[0] - back, source.origin_um[1] - back]
+    return place
 
 
 def _hr_pixel_size(model: SRModel, source: Source) -> float:

@@ -82,6 +82,24 @@ def test_ome_zarr_and_array_inputs(conv2_rgb, tmp_path):
     assert second.pixel_size_um == pytest.approx(0.65 / 2)  # read from the OME-Zarr scale
 
 
+def test_sr_of_an_ome_zarr_mosaic_keeps_its_stage_place_and_channel(conv2, tmp_path):
+    """A scan's LR mosaic through predict: the SR pyramid lies where the mosaic lies."""
+    from srscope.ome_zarr import create_image, finish_image
+
+    img = structured(60, 80, seed=3)
+    work = tmp_path / "lr.partial"
+    create_image(work, (1, 60, 80), np.float32, (1, 32, 32), "CYX")["0"][:] = img[None]
+    src = finish_image(work, tmp_path / "mosaic.ome.zarr", "CYX", 1.3, ["FITC"], "mosaic",
+                       chunks=(1, 32, 32), origin_um=(-100.0, 250.0))  # fmt: skip
+    out = tmp_path / "sr.ome.zarr"
+    predict_file(conv2, src, out, tile=40, allow_mismatch=True)  # conv2 is not a FITC model
+    attrs = zarr.open_group(str(out), mode="r").attrs["ome"]
+    shift = 1.3 * (2 - 1) / (2 * 2)  # SR pixel centres start a quarter LR pixel earlier
+    t0 = attrs["multiscales"][0]["datasets"][0]["coordinateTransformations"][1]["translation"]
+    assert t0[-2:] == pytest.approx([250.0 - shift, -100.0 - shift])
+    assert attrs["omero"]["channels"][0]["label"] == "FITC"  # the data's channel
+
+
 def test_interrupted_run_resumes_to_the_clean_result(conv2, tiff_in, tmp_path):
     path, _ = tiff_in
     clean = tmp_path / "clean.ome.zarr"
