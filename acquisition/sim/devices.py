@@ -322,6 +322,7 @@ class SimCamera(_WorldMember, CameraDevice):
         self._specimen = "tissue"
         self._specimen_px = 0.0
         self._specimen_xy = (0.0, 0.0)  # stage position of the specimen image's centre
+        self._sheet_um = 0.0  # light-sheet FWHM for volume specimens; 0: widefield
         self._noise_on = True
         self._realtime = True
         self._fail_after = -1
@@ -419,7 +420,7 @@ class SimCamera(_WorldMember, CameraDevice):
                 ident = (id(source), objective, channel, dz)
             elif is_volume_name(self._specimen):  # a thick specimen: all planes, each defocused
                 volume = load_volume(self._specimen.strip(), self._specimen_px)
-                source = make_volume_level(volume, objective, channel, dz, cam)
+                source = make_volume_level(volume, objective, channel, dz, cam, self._sheet_um)
                 ident = (id(source),)
             else:  # mirror-tiled: one pre-blurred level, frames are crops of it
                 specimen = load_specimen(self._specimen, self._specimen_px)
@@ -566,6 +567,16 @@ class SimCamera(_WorldMember, CameraDevice):
     @SpecimenY_um.setter
     def SpecimenY_um(self, value: float) -> None:
         self._specimen_xy = (self._specimen_xy[0], float(value))
+
+    @pymm_property(limits=(0.0, 1000.0))
+    def LightSheet_um(self) -> float:
+        """Volume specimens: FWHM of a light sheet in the focal plane, µm (optical sectioning);
+        0 is widefield epi-illumination, every plane excited."""
+        return self._sheet_um
+
+    @LightSheet_um.setter
+    def LightSheet_um(self, value: float) -> None:
+        self._sheet_um = float(value)
 
     @pymm_property(allowed_values=ON_OFF)
     def Noise(self) -> str:

@@ -179,16 +179,19 @@ def make_volume_level(
     channel: ChannelOptics,
     focus_um: float,
     camera: CameraModel,
+    sheet_um: float = 0.0,
 ) -> Level:
     """The level of a thick specimen at focus ``focus_um`` (stage z minus the focus plane).
 
     Incoherent widefield imaging of a fluorescent volume: the image is the sum over
     the planes, each through the in-focus OTF times the defocus OTF of its distance
     ``focus_um - z_k`` from focus, summed in Fourier space (one inverse DCT per
-    focus position, cached like the 2D levels).
+    focus position, cached like the 2D levels). ``sheet_um`` > 0: light-sheet
+    illumination, a Gaussian sheet of that FWHM in the focal plane, so plane ``k``
+    is excited by ``exp(-4 ln2 ((z_k - focus) / sheet)²)`` (optical sectioning).
     """
     key = ("volume", id(volume), volume.name, objective, channel, round(focus_um, 3))
-    key += (camera.pixel_pitch_um,)
+    key += (camera.pixel_pitch_um, round(sheet_um, 3))
     if (level := _cached(key)) is not None:
         return level
     spectra = volume_spectra(volume, channel)
@@ -196,12 +199,23 @@ def make_volume_level(
     cy, cx = g.fr.shape
     acc = np.zeros((cy, cx), dtype=np.float32)
     for coeffs, z_k in zip(spectra, volume.z_um, strict=True):
-        acc += coeffs[:cy, :cx] * defocus_otf(g.fr, objective.na, focus_um - z_k)
+        excite = sheet_excitation(z_k - focus_um, sheet_um)
+        if excite > 1e-4:  # planes far outside a light sheet are dark
+            otf = defocus_otf(g.fr, objective.na, focus_um - z_k)
+            acc += coeffs[:cy, :cx] * (otf if excite == 1.0 else otf * np.float32(excite))
     acc *= airy_otf(g.fr, objective.na, channel.wavelength_nm / 1000.0)
     acc *= pixel_box_transfer(g.fy, g.pixel_um) * pixel_box_transfer(g.fx, g.pixel_um)
     _, const = volume.recipe(channel)  # a uniform background: DC term only, once
     acc[0, 0] += np.float32(const * math.sqrt(spectra.shape[1] * spectra.shape[2]))
     return _store(key, g.level(acc))
+
+
+def sheet_excitation(dz_um: float, sheet_um: float) -> float:
+    """Relative excitation of a plane ``dz_um`` from a Gaussian light sheet of FWHM
+    ``sheet_um`` (1 everywhere for widefield epi-illumination, ``sheet_um`` = 0)."""
+    if sheet_um <= 0:
+        return 1.0
+    return math.exp(-4.0 * math.log(2.0) * (dz_um / sheet_um) ** 2)
 
 
 def _cached(key: tuple) -> Level | None:

@@ -16,7 +16,7 @@ import pytest
 import tifffile
 import zarr
 
-from acquisition.sim.imaging import make_level, make_volume_level
+from acquisition.sim.imaging import make_level, make_volume_level, sheet_excitation
 from acquisition.sim.optics import CameraModel, ChannelOptics, ObjectiveOptics
 from acquisition.sim.specimen import Specimen
 from acquisition.sim.volume import VolumeSpecimen, is_volume_name, load_volume
@@ -118,6 +118,25 @@ def test_brain_z_stack_brings_each_plane_into_focus():
         assert corr[k] > corr[k - 3] and corr[k] > corr[min(k + 3, brain.depth - 1)]
 
 
+def test_a_light_sheet_sections_the_volume():
+    """A 4 µm light sheet excites only the planes near focus: frames at a plane's focus
+    look more like that plane alone than widefield ones do, and beyond the volume it is dark."""
+    assert sheet_excitation(3.0, 0.0) == 1.0 and sheet_excitation(0.0, 4.0) == 1.0
+    assert sheet_excitation(2.0, 4.0) == pytest.approx(0.5)
+    brain = load_volume("brain")
+    n, k = 400, 13
+    alone = Specimen("brain13", brain.pixel_size_um, (brain.planes[k],), "fluorescence")
+    ref = _frame(make_level(alone, OBJ20, DAPI, 0.0, CAM), n).ravel()
+    wide = _frame(make_volume_level(brain, OBJ20, DAPI, brain.z_um[k], CAM), n).ravel()
+    sheet = _frame(make_volume_level(brain, OBJ20, DAPI, brain.z_um[k], CAM, 4.0), n).ravel()
+    assert np.corrcoef(sheet, ref)[0, 1] > np.corrcoef(wide, ref)[0, 1] + 0.1
+    np.testing.assert_allclose(sheet, ref, rtol=0.05, atol=0.02 * ref.max())  # ~ the plane
+    past = brain.z_um[-1] + 40.0
+    dark = _frame(make_volume_level(brain, OBJ20, DAPI, past, CAM, 4.0), n)
+    assert dark.max() < 1e-3 * sheet.max()
+    assert _frame(make_volume_level(brain, OBJ20, DAPI, past, CAM), n).mean() > 0.2 * wide.mean()
+
+
 def test_rig_images_the_volume_at_its_focus(microscope):
     """Through the simulated devices: the focus drive picks the planes; frame sums stay
     within noise along z with a 5x/0.15; the same settings give the same expected image."""
@@ -141,6 +160,9 @@ def test_rig_images_the_volume_at_its_focus(microscope):
     np.testing.assert_array_equal(*stack[0.0])  # deterministic
     r = np.corrcoef(stack[-40.0][0].ravel(), stack[40.0][0].ravel())[0, 1]
     assert r < 0.9, r  # different planes in focus
+    core.setProperty("Camera", "LightSheet_um", 4.0)
+    microscope.move_to(z=100.0)  # 37.5 µm beyond the last plane: no light reaches it
+    assert microscope.snap().image.max() <= CAM.offset_adu + 1
 
 
 def test_a_bad_volume_is_a_one_line_error(microscope, tmp_path):
