@@ -119,9 +119,10 @@ def test_processor_relay_all_policy_processes_every_frame_and_finishes():
 def test_camera_failure_ends_live_with_a_recorded_error(microscope):
     microscope.set_centered_roi(64)
     microscope.core.setProperty("Camera", "FailAfterFrames", 5)
+    hook = threading.excepthook
     stream = microscope.live()
     with stream:
         got = stream.wait_frames(50, timeout=5)
     assert got == 5
     assert stream.error is not None and "FailAfterFrames" in str(stream.error)
-    assert threading.excepthook != stream._camera_thread_hook  # restored
+    assert threading.excepthook is hook  # restored
