@@ -36,7 +36,9 @@ CONFIG_PARAM = typer.Option(None, "--config", help=CONFIG_HELP)
 SIM_PARAM = typer.Option(True, "--sim/--no-sim", help=SIM_HELP)
 ROI_PARAM = typer.Option(None, min=16, help=ROI_HELP)
 SPECIMEN_PARAM = typer.Option(
-    None, help="Sim only: tissue, he, usaf1951, slide_fluo, slide_he (virtual slides) or an image"
+    None,
+    help="Sim only: tissue, he, usaf1951, brain (a volume: Z steps through its planes), "
+    "slide_fluo, slide_he (virtual slides) or an image",
 )
 RIG_PARAM = typer.Option(
     None,
