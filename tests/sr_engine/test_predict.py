@@ -58,14 +58,19 @@ def test_interior_matches_plain_session_run(conv2):
     np.testing.assert_allclose(ours[m:-m, m:-m], raw[m:-m, m:-m], atol=1e-3)
 
 
-def test_viewport_region_equals_full_frame(conv2):
+@pytest.mark.parametrize("region", [(10, 35, 20, 71), (0, 70, 0, 13), (60, 70, 85, 90)])
+def test_viewport_region_equals_full_frame(conv2, region):
     img = structured(70, 90, seed=7)
     full = conv2.predict(img, tile=40)
-    for region in [(10, 35, 20, 71), (0, 70, 0, 13), (60, 70, 85, 90)]:
-        y0, y1, x0, x1 = region
-        part = conv2.predict_region(img, region, tile=22)
-        assert part.shape == (2 * (y1 - y0), 2 * (x1 - x0))
-        np.testing.assert_allclose(part, full[2 * y0 : 2 * y1, 2 * x0 : 2 * x1], atol=1e-3)
+    y0, y1, x0, x1 = region
+    part = conv2.predict_region(img, region, tile=22)
+    assert part.shape == (2 * (y1 - y0), 2 * (x1 - x0))
+    np.testing.assert_allclose(part, full[2 * y0 : 2 * y1, 2 * x0 : 2 * x1], atol=1e-3)
+
+
+def test_viewport_region_given_as_slices(conv2):
+    img = structured(70, 90, seed=7)
+    full = conv2.predict(img, tile=40)
     part = conv2.predict_region(img, (slice(5, 9), slice(None, 30)))
     np.testing.assert_allclose(part, full[10:18, :60], atol=1e-3)
 
