@@ -26,7 +26,7 @@ from sr_engine.bundled import open_model
 from sr_engine.testing import default_metadata, nearest_model, save_model
 from srscope.errors import SrscopeError
 
-SEQ = "channels:\n  - config: DAPI\n    exposure: 5\n  - config: TRITC\n    exposure: 5\n"
+EXAMPLE = Path(__file__).parents[2] / "examples" / "two_colour.yaml"  # the README's Fig. 6
 MODELS = {"DAPI": "live_fluo", "TRITC": "live_fluo_tritc"}
 
 
@@ -46,9 +46,8 @@ def _provenance(path: Path) -> dict:
 
 
 def test_acquire_two_channels_each_by_its_own_model(tmp_path: Path) -> None:
-    (tmp_path / "seq.yaml").write_text(SEQ)
     pairs = [a for c, m in MODELS.items() for a in ("--model", f"{c}={m}")]
-    run = _srscope("acquire", "seq.yaml", "-o", "a.ome.zarr", "--roi", "32", "--objective", "5x",
+    run = _srscope("acquire", str(EXAMPLE), "-o", "a.ome.zarr", "--roi", "32", "--objective", "5x",
                    "--specimen", "tissue", *pairs, cwd=tmp_path)  # fmt: skip
     assert run.returncode == 0, run.stderr
     raw = np.asarray(zarr.open_group(str(tmp_path / "a.ome.zarr"), mode="r")["0"])
