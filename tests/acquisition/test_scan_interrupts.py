@@ -44,14 +44,19 @@ def interrupt(
     )
     journal = out / "journal.jsonl"
     deadline = time.monotonic() + 120
-    while proc.poll() is None and time.monotonic() < deadline:
-        if journal.is_file() and len(journal.read_text().splitlines()) >= after_tiles:
-            time.sleep(delay_s)
-            if proc.poll() is None:
-                os.killpg(proc.pid, sig) if sig == signal.SIGINT else proc.send_signal(sig)
-            break
-        time.sleep(0.005)
-    stdout, stderr = proc.communicate(timeout=180)
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            if journal.is_file() and len(journal.read_text().splitlines()) >= after_tiles:
+                time.sleep(delay_s)
+                if proc.poll() is None:
+                    os.killpg(proc.pid, sig) if sig == signal.SIGINT else proc.send_signal(sig)
+                break
+            time.sleep(0.005)
+        stdout, stderr = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:  # the test failed on the way: no scan is left running
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
     return subprocess.CompletedProcess(args, proc.returncode, stdout, stderr)
 
 
