@@ -195,10 +195,17 @@ def live_headless(
     ``--headless`` it opens a window, which this part does not know about.
     """
     with _open(sim, config, roi, realtime=realtime, rig=rig) as scope:
-        if objective:
-            scope.set_objective(objective)
-        if channel:
-            scope.set_channel(channel)
+        if model:  # as the viewer starts: the LR objective and the model's channel
+            from acquisition.model_fit import start_for_model
+            from sr_engine.bundled import resolve_model
+            from sr_engine.metadata import read_metadata
+
+            start_for_model(scope, read_metadata(resolve_model(model)), objective, channel)
+        else:
+            if objective:
+                scope.set_objective(objective)
+            if channel:
+                scope.set_channel(channel)
         if exposure is not None:
             scope.set_exposure(exposure)
         if model:  # the frames it will see: this objective's pixels, this channel

@@ -156,3 +156,32 @@ def models_on_rig(
             f"--model: the models' scales differ ({each}); give models of one scale"
         )
     return ChannelChoice(by_channel, fits)
+
+
+def lr_objective(scope: Any) -> str | None:
+    """The objective SR starts on: the lowest-magnification preset (None: no objectives)."""
+    from acquisition.rig import magnification
+
+    if not scope.core.isGroupDefined(scope.settings.objective_group):
+        return None
+    return min(scope.objectives, key=lambda o: magnification(o) or 1e9, default=None)
+
+
+def start_for_model(
+    scope: Any, meta: Any, objective: str | None = None, channel: str | None = None
+) -> None:
+    """Set the rig where ``meta``'s model sees its frames, as the viewer and live start.
+
+    ``objective``, else the LR objective; ``channel``, else the model's own channel
+    when the rig has it (an explicit other channel is left for the fit check to refuse).
+    """
+    objective = objective or lr_objective(scope)
+    if objective:
+        scope.set_objective(objective)
+    if channel:
+        scope.set_channel(channel)
+        return
+    wanted = {c.lower() for c in meta.channels}
+    matches = [c for c in scope.channels if c.lower() in wanted]
+    if matches and scope.channel not in matches:
+        scope.set_channel(matches[0])

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from acquisition.microscope import Microscope
+from acquisition.model_fit import lr_objective, start_for_model
 from acquisition.models import RigSettings
-from acquisition.rig import Rig, magnification
+from acquisition.rig import Rig
 from sr_engine.bundled import bundled_models
 from sr_engine.metadata import read_metadata
 from srscope import logger
@@ -48,12 +49,7 @@ def ensure_display() -> None:
 
 def pick_objective(scope: Rig, model_meta: Any | None) -> str | None:
     """For SR, start on the LR objective: the lowest magnification preset."""
-    objectives = scope.objectives if scope.core.isGroupDefined(
-        scope.settings.objective_group
-    ) else []  # fmt: skip
-    if model_meta is None or not objectives:
-        return None
-    return min(objectives, key=lambda o: magnification(o) or 1e9)
+    return None if model_meta is None else lr_objective(scope)
 
 
 def prepare_rig(
@@ -75,18 +71,14 @@ def prepare_rig(
     meta = read_metadata(model) if model is not None else None
     scope = Microscope.open(config, settings)
     try:
-        objective = objective or pick_objective(scope, meta)
-        if objective:
-            scope.set_objective(objective)
-        if channel:
-            scope.set_channel(channel)
-        elif meta is not None:
-            wanted = {m.lower() for m in meta.channels}
-            matches = [c for c in scope.channels if c.lower() in wanted]
-            if matches and scope.channel not in matches:
-                scope.set_channel(matches[0])
         if meta is not None:
+            start_for_model(scope, meta, objective, channel)
             check_channel(meta, scope.channel, Path(model).name)
+        else:
+            if objective:
+                scope.set_objective(objective)
+            if channel:
+                scope.set_channel(channel)
     except Exception:  # close the rig whatever went wrong, and re-raise
         scope.close()
         raise

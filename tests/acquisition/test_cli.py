@@ -1,6 +1,8 @@
 """The acquisition CLI: commands work, bad input is one line + exit 2, scans resume."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 import tifffile
@@ -169,3 +171,17 @@ def test_acquire_cli_with_model_names_and_writes_its_sr_mosaic(tmp_path, capsys)
     scale = ome["multiscales"][0]["datasets"][0]["coordinateTransformations"][0]["scale"]
     assert scale[-1] == pytest.approx(1.3 / 4)  # the HR pixel size
     assert not (tmp_path / "run_sr_mosaic.ome.zarr.partial").exists()
+
+
+def test_live_headless_with_a_model_starts_where_the_model_fits():
+    """As the viewer does: the LR objective and the model's channel (DAPI for live_fluo),
+    not the rig's current FITC, unless told otherwise."""
+    args = ["live", "--headless", "--frames", "20", "--no-realtime", "--roi", "64"]
+    run = subprocess.run(
+        [sys.executable, "-m", "srscope", *args, "--model", "live_fluo"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr  # no model/frame mismatch refused
+    assert int(run.stdout.split("frames=")[1].split()[0]) >= 20
