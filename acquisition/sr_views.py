@@ -12,6 +12,11 @@ Written by the SR worker when an acquisition's SR image is closed
   composite of the channels (of the MIP when there is a Z axis; of the first
   time point), each channel in its colour (:mod:`srscope.composite`).
 
+A tile scan's multi-channel SR mosaic also gets ``<mosaic base>_composite.png``, a
+preview from the finest pyramid level of at most :data:`PREVIEW_SIDE` pixels a side
+(:func:`write_mosaic_composite`): a slide's full-resolution composite would not fit
+in memory, nor open in a PNG viewer.
+
 Channel colours are the ones :func:`srscope.composite.channel_colors` gives,
 and :func:`with_channel_colors` puts them into the stores' ``omero`` metadata.
 """
@@ -32,6 +37,7 @@ from srscope import logger
 from srscope.composite import channel_colors, composite, to_uint8, write_png
 
 SPATIAL = ("y", "x")
+PREVIEW_SIDE = 4096  # a mosaic composite's longest side at most
 
 
 def with_channel_colors(dims: Sequence[Any]) -> list[Any]:
@@ -54,7 +60,7 @@ def base_of(sr_path: str | Path) -> Path:
     """``run_sr.ome.zarr`` -> ``run_sr`` (same folder)."""
     path = Path(sr_path)
     name = path.name
-    for suffix in (".ome.zarr", ".zarr"):
+    for suffix in (".ome.zarr", ".zarr", ".ome.tiff", ".ome.tif", ".tiff", ".tif"):
         if name.lower().endswith(suffix):
             return path.with_name(name[: -len(suffix)])
     return path.with_name(path.stem)
@@ -171,3 +177,39 @@ def _write_composites(store: _Store, sr_path: str | Path) -> list[Path]:
         write_png(path, to_uint8(composite(planes, colors)))
     logger.info("SR colour composite: %s", ", ".join(map(str, paths)))
     return paths
+
+
+def mosaic_composite_path(mosaic: str | Path) -> Path:
+    """``sr_mosaic.ome.zarr`` (or ``.ome.tif``) -> ``sr_mosaic_composite.png``."""
+    return Path(f"{base_of(mosaic)}_composite.png")
+
+
+def write_mosaic_composite(
+    mosaic: str | Path, png: str | Path, max_side: int = PREVIEW_SIDE
+) -> Path | None:
+    """The pseudo-colour PNG preview of a multi-channel OME-Zarr mosaic, or None (one channel).
+
+    Read from the finest pyramid level with no side over ``max_side`` (the coarsest
+    if none is that small), each channel in its ``omero`` colour.
+    """
+    root = zarr.open_group(str(mosaic), mode="r")
+    ome = dict(root.attrs).get("ome", {})
+    scales = ome["multiscales"][0]
+    axes = [a["name"] for a in scales["axes"]]
+    levels = [root[d["path"]] for d in scales["datasets"]]
+    level = next((a for a in levels if max(a.shape[-2:]) <= max_side), levels[-1])
+    if "c" not in axes or level.shape[axes.index("c")] < 2:
+        return None
+    n = level.shape[axes.index("c")]
+    meta = (ome.get("omero") or {}).get("channels") or []
+    names = [str(m.get("label", i)) for i, m in enumerate(meta)] if len(meta) == n else []
+    names = names or [str(i) for i in range(n)]
+    colors = [m.get("color") for m in meta] if len(meta) == n else []
+    colors = colors if all(colors) else channel_colors(names)
+    planes = []
+    for c in range(n):
+        key = tuple(c if a == "c" else slice(None) if a in SPATIAL else 0 for a in axes)
+        planes.append(np.asarray(level[key]))
+    path = write_png(png, to_uint8(composite(planes, colors)))
+    logger.info("SR mosaic colour composite: %s", path)
+    return path

@@ -47,7 +47,12 @@ from acquisition.sr_messages import (
 )
 from acquisition.sr_models import ChannelModels
 from acquisition.sr_pacer import Pacer
-from acquisition.sr_views import with_channel_colors, write_views
+from acquisition.sr_views import (
+    mosaic_composite_path,
+    with_channel_colors,
+    write_mosaic_composite,
+    write_views,
+)
 from acquisition.worker_logging import forward_to_parent
 from srscope import logger
 from srscope.errors import SrscopeError
@@ -380,6 +385,11 @@ class SRWriter:
             provenance=provenance,
             overwrite=self.overwrite,
         )
+        try:  # the channels in colour; a preview, so its failure leaves the mosaic be
+            preview = write_mosaic_composite(path, mosaic_composite_path(self.mosaic_path))
+            self.views += [str(preview)] if preview is not None else []
+        except Exception as exc:
+            logger.warning("SR mosaic composite not written: %s: %s", type(exc).__name__, exc)
         if path != self.mosaic_path:  # an OME-TIFF asked for: exported, the Zarr dropped
             import shutil
 

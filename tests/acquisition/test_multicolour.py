@@ -66,7 +66,9 @@ def test_acquire_two_channels_each_by_its_own_model(tmp_path: Path) -> None:
     assert rgb[..., 0].max() > 0 and rgb[..., 2].max() > 0 and rgb[..., 1].max() == 0
 
 
-def test_scan_with_auto_picks_each_channels_bundled_model(tmp_path: Path) -> None:
+def test_scan_with_auto_picks_each_channels_bundled_model_and_previews_the_mosaic(
+    tmp_path: Path,
+) -> None:
     run = _srscope("scan", "-o", "s", "--rows", "1", "--cols", "1", "--roi", "32",
                    "-c", "DAPI", "-c", "TRITC", "--model", "auto", cwd=tmp_path)  # fmt: skip
     assert run.returncode == 0, run.stderr
@@ -79,6 +81,9 @@ def test_scan_with_auto_picks_each_channels_bundled_model(tmp_path: Path) -> Non
         np.testing.assert_array_equal(sr[c], want)
     mosaic = dict(zarr.open_group(str(tmp_path / "s" / "sr_mosaic.ome.zarr"), mode="r").attrs)
     assert [ch["color"] for ch in mosaic["ome"]["omero"]["channels"]] == ["0000FF", "FF0000"]
+    rgb = np.asarray(Image.open(tmp_path / "s" / "sr_mosaic_composite.png"))  # its preview
+    assert rgb.shape == (128, 128, 3)  # one tile: the SR mosaic is the SR tile
+    assert rgb[..., 0].max() > 0 and rgb[..., 2].max() > 0 and rgb[..., 1].max() == 0
 
 
 def test_model_specs_parse_to_channels() -> None:
