@@ -377,6 +377,8 @@ def scan(
         f"{out}: {result.tiles_captured}/{result.tiles_total} tiles in {result.seconds:.1f} s; "
         f"mosaic {mosaics}"
     )
+    for view in getattr(processor, "views", None) or ():  # the SR mosaic's colour composite
+        typer.echo(f"{view}")
 
 
 def _resume_command(

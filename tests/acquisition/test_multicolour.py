@@ -81,6 +81,7 @@ def test_scan_with_auto_picks_each_channels_bundled_model_and_previews_the_mosai
         np.testing.assert_array_equal(sr[c], want)
     mosaic = dict(zarr.open_group(str(tmp_path / "s" / "sr_mosaic.ome.zarr"), mode="r").attrs)
     assert [ch["color"] for ch in mosaic["ome"]["omero"]["channels"]] == ["0000FF", "FF0000"]
+    assert "sr_mosaic_composite.png" in run.stdout  # scan names it
     rgb = np.asarray(Image.open(tmp_path / "s" / "sr_mosaic_composite.png"))  # its preview
     assert rgb.shape == (128, 128, 3)  # one tile: the SR mosaic is the SR tile
     assert rgb[..., 0].max() > 0 and rgb[..., 2].max() > 0 and rgb[..., 1].max() == 0
