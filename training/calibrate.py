@@ -42,7 +42,7 @@ from srscope.degradation import (
     KernelPSF,
     Noise,
 )
-from srscope.errors import SrscopeError
+from srscope.errors import ImageError, SrscopeError
 from srscope.model_base import SrscopeModel
 from srscope.optics import channel_wavelength_nm, objective_na
 from srscope.references import ReferenceSet
@@ -121,7 +121,7 @@ def load_pairs(
         labels.add((e.lr.objective, e.hr.objective, e.channel, e.hr.pixel_size_um))
     if not pairs:
         what = f" of channel {channel!r}" if channel else ""
-        raise SrscopeError(f"reference set {folder} has no HR+LR pairs{what} to calibrate on")
+        raise ImageError(f"reference set {folder} has no HR+LR pairs{what} to calibrate on")
     optics = None
     if len(labels) == 1:  # one objective pair and one wavelength: the Airy PSF is defined
         lr_obj, hr_obj, ch, hr_px = labels.pop()
@@ -165,7 +165,7 @@ def _denoise(lr: np.ndarray, how: str) -> np.ndarray:
 def _check_pair(p: Pair) -> None:
     for what, img in (("HR", p.hr), ("LR", p.lr)):
         if not np.isfinite(img).all():
-            raise SrscopeError(f"pair {p.name}: the {what} capture has NaN or Inf pixels")
+            raise ImageError(f"pair {p.name}: the {what} capture has NaN or Inf pixels")
 
 
 def align(pairs: list[Pair], scale: int, psf: PSF | float, cfg: CalibrationConfig) -> list[Aligned]:
@@ -182,19 +182,19 @@ def align(pairs: list[Pair], scale: int, psf: PSF | float, cfg: CalibrationConfi
             hr = hr[cy : cy + min(hr.shape[0], max_h), cx : cx + min(hr.shape[1], max_w)]
         template = hr_footprint_template(hr, scale, psf)
         if template.std() == 0:
-            raise SrscopeError(f"pair {p.name}: the HR capture is blank (too little signal to fit)")
+            raise ImageError(f"pair {p.name}: the HR capture is blank (too little signal to fit)")
         y0, x0 = locate(template, p.lr)
         blocks, ky, kx = align_on_lr_grid(hr, scale, y0, x0)
         ny, nx = blocks.shape[0] // scale, blocks.shape[1] // scale
         if ky < 0 or kx < 0 or ky + ny > p.lr.shape[0] or kx + nx > p.lr.shape[1]:
-            raise SrscopeError(f"pair {p.name}: HR field not inside the LR capture")
+            raise ImageError(f"pair {p.name}: HR field not inside the LR capture")
         lr = p.lr[ky : ky + ny, kx : kx + nx]
         if min(ny, nx) <= 2 * cfg.margin_lr_px + 8:
-            raise SrscopeError(f"pair {p.name}: HR field too small ({ny}x{nx} LR px) to calibrate")
+            raise ImageError(f"pair {p.name}: HR field too small ({ny}x{nx} LR px) to calibrate")
         m = cfg.margin_lr_px
         inner = lr[m:-m, m:-m]
         if inner.std() < 1.05 * noise_std_estimate(inner):  # no signal beyond the noise
-            raise SrscopeError(
+            raise ImageError(
                 f"pair {p.name}: too little signal to fit (LR contrast {inner.std():.3g} is "
                 f"not above its noise {noise_std_estimate(inner):.3g}); expose longer"
             )

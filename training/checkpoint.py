@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from srscope.atomic import atomic_path
-from srscope.errors import SrscopeError
+from srscope.errors import SettingsError
 
 CHECKPOINT_VERSION = 1
 
@@ -27,17 +27,17 @@ def save_atomic(obj: dict[str, Any], path: Path) -> Path:
 
 def load(path: Path) -> dict[str, Any]:
     if not path.is_file():
-        raise SrscopeError(f"no checkpoint to resume from: {path}")
+        raise SettingsError(f"no checkpoint to resume from: {path}")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch.load raises various on a damaged file
-        raise SrscopeError(
+        raise SettingsError(
             f"checkpoint {path} is corrupt, unreadable or holds more than weights "
             f"({type(exc).__name__}); it was left as is: delete it to start over, or restore "
             "a copy"
         ) from None
     if not isinstance(obj, dict) or obj.get("version") != CHECKPOINT_VERSION:
-        raise SrscopeError(
+        raise SettingsError(
             f"{path} is not an srscope training checkpoint (version {CHECKPOINT_VERSION})"
         )
     return obj

@@ -20,13 +20,13 @@ def _validated(model: type, data: dict) -> object:
     """A pydantic config from CLI values; invalid values become one-line user errors."""
     from pydantic import ValidationError
 
-    from srscope.errors import SrscopeError
+    from srscope.errors import SettingsError
     from srscope.model_base import field_error
 
     try:
         return model.model_validate(data)  # type: ignore[attr-defined]
     except ValidationError as exc:
-        raise SrscopeError(f"invalid option {field_error(exc, data)}") from None
+        raise SettingsError(f"invalid option {field_error(exc, data)}") from None
 
 
 def calibrate(
@@ -98,11 +98,11 @@ def degrade(
 
 def _read_config(path: Path) -> object:
     """A TrainConfig JSON file; bad JSON or a wrong schema is one line naming the problem."""
-    from srscope.errors import SrscopeError
+    from srscope.errors import SettingsError
     from training.config import TrainConfig
 
     if not path.is_file():
-        raise SrscopeError(f"--train-config {path}: no such file")
+        raise SettingsError(f"--train-config {path}: no such file")
     return TrainConfig.from_json(
         path.read_bytes(), f"--train-config {path} is not a TrainConfig JSON"
     )
@@ -176,13 +176,13 @@ def train(
     _require_torch()
     from pydantic import ValidationError
 
-    from srscope.errors import SrscopeError
+    from srscope.errors import SettingsError, SrscopeError
     from srscope.model_base import field_error
     from training.config import PRESETS, LossConfig, TrainConfig, generator_config
     from training.pipeline import train_model
 
     if preset not in PRESETS:
-        raise SrscopeError(f"unknown preset {preset!r}; one of {', '.join(PRESETS)}")
+        raise SettingsError(f"unknown preset {preset!r}; one of {', '.join(PRESETS)}")
 
     config = config or old_config
     base = _read_config(config) if config else TrainConfig.preset_defaults(preset)
@@ -237,11 +237,11 @@ def train(
     if noise_range is not None:
         lo_hi = noise_range.split(",")
         if len(lo_hi) != 2:
-            raise SrscopeError(f"--noise-range wants LOW,HIGH (e.g. 0.5,2), got {noise_range!r}")
+            raise SettingsError(f"--noise-range wants LOW,HIGH (e.g. 0.5,2), got {noise_range!r}")
         try:
             data_cfg["noise_scale_range"] = (float(lo_hi[0]), float(lo_hi[1]))
         except ValueError:
-            raise SrscopeError(f"--noise-range wants two numbers, got {noise_range!r}") from None
+            raise SettingsError(f"--noise-range wants two numbers, got {noise_range!r}") from None
     if no_adversarial:
         data_cfg["adversarial"] = False
     if stack_channels:

@@ -17,7 +17,7 @@ import numpy as np
 
 from srscope import logger
 from srscope.degradation import DegradationRecord, add_noise, block_mean
-from srscope.errors import SrscopeError
+from srscope.errors import ImageError, SrscopeError
 from training.config import TrainConfig
 from training.images import TrainingImage
 
@@ -48,14 +48,14 @@ def prepare_sources(
 ) -> list[Prepared]:
     """Blur once, fix each source's normalisation, and split rows into train/validation."""
     if not sources:
-        raise SrscopeError("no training images")
+        raise ImageError("no training images")
     if record.scale != cfg.scale:
         raise SrscopeError(f"degradation record scale {record.scale} != training scale {cfg.scale}")
     p = cfg.patch_hr
     usable = [s for s in sources if min(s.shape) >= p]
     small = [s.name for s in sources if min(s.shape) < p]
     if not usable:
-        raise SrscopeError(
+        raise ImageError(
             f"all {len(sources)} training images are smaller than the HR patch ({p} px = "
             f"{cfg.patch_lr} LR px × {cfg.scale}); use a smaller --patch"
         )
@@ -65,7 +65,7 @@ def prepare_sources(
         )
     nch = {s.image.shape[0] for s in usable}
     if len(nch) != 1:
-        raise SrscopeError(f"training images have different channel counts: {sorted(nch)}")
+        raise ImageError(f"training images have different channel counts: {sorted(nch)}")
     rng = np.random.default_rng(cfg.seed + 7919)
     g, o = record.intensity.gain, record.intensity.offset
     prepared = []
@@ -114,7 +114,7 @@ class PatchSampler:
             if pr.train_rows[1] - pr.train_rows[0] >= cfg.patch_hr
         ]
         if not self._train:
-            raise SrscopeError("no image region left for training after holding out validation")
+            raise ImageError("no image region left for training after holding out validation")
         areas = np.array(
             [
                 (prepared[i].train_rows[1] - prepared[i].train_rows[0])

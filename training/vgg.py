@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from srscope.errors import SrscopeError
+from srscope.errors import SettingsError
 
 # torchvision's "E" configuration
 _CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
@@ -53,7 +53,7 @@ class VGG19Features(nn.Module):
         super().__init__()
         names = layer_names()
         if layer not in names:
-            raise SrscopeError(f"unknown VGG19 layer {layer!r}; one of {', '.join(names)}")
+            raise SettingsError(f"unknown VGG19 layer {layer!r}; one of {', '.join(names)}")
         self.layer = layer
         self.features = make_features()
         self._stop = names.index(layer) + 1
@@ -66,11 +66,11 @@ class VGG19Features(nn.Module):
         """Load a torchvision-format state dict (``features.N.weight/bias``) from a local file."""
         path = Path(path)
         if not path.is_file():
-            raise SrscopeError(f"VGG19 weights not found: {path}")
+            raise SettingsError(f"VGG19 weights not found: {path}")
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch.load raises various on a damaged file
-            raise SrscopeError(f"cannot read VGG19 weights {path}: {type(exc).__name__}") from None
+            raise SettingsError(f"cannot read VGG19 weights {path}: {type(exc).__name__}") from None
         if isinstance(state, dict) and "state_dict" in state:
             state = state["state_dict"]
         feats = {k[len("features.") :]: v for k, v in state.items() if k.startswith("features.")}
@@ -78,7 +78,7 @@ class VGG19Features(nn.Module):
             self.features.load_state_dict(feats, strict=True)
         except RuntimeError as exc:
             first = str(exc).splitlines()[0]
-            raise SrscopeError(f"{path} is not a torchvision VGG19 state dict: {first}") from None
+            raise SettingsError(f"{path} is not a torchvision VGG19 state dict: {first}") from None
         return self
 
     def train(self, mode: bool = True) -> VGG19Features:  # always frozen

@@ -45,13 +45,13 @@ def evaluate_cmd(
 
     from srscope.atomic import check_output_folder, clear_owned
     from srscope.degradation import DegradationRecord
-    from srscope.errors import SrscopeError
+    from srscope.errors import SettingsError
     from srscope.progress import ProgressBar
     from training.evaluation.evaluate import evaluate
     from training.evaluation.report import REPORT_FILES, write_report
 
     if not 0.0 <= alpha <= 1.0:
-        raise SrscopeError(f"--alpha must be in [0, 1], got {alpha}")
+        raise SettingsError(f"--alpha must be in [0, 1], got {alpha}")
     check_output_folder(out, overwrite)
     rec = DegradationRecord.load(record) if record else None
     sr = _load_model(model)
@@ -89,7 +89,7 @@ def evaluate_cmd(
 
 
 def _parse_groups(spec: str) -> list[int]:
-    from srscope.errors import SrscopeError
+    from srscope.errors import SettingsError
 
     try:
         if "-" in spec.strip("-"):
@@ -100,7 +100,7 @@ def _parse_groups(spec: str) -> list[int]:
     except ValueError:
         groups = []
     if not groups:  # "9-6" is no group at all: a report of nothing is not an answer
-        raise SrscopeError(f"--groups must look like 6-9 or 6,7,8, got {spec!r}")
+        raise SettingsError(f"--groups must look like 6-9 or 6,7,8, got {spec!r}")
     return groups
 
 
@@ -131,7 +131,7 @@ def usaf_cmd(
     from rich.console import Console
 
     from srscope.atomic import check_output_folder, clear_owned
-    from srscope.errors import SrscopeError
+    from srscope.errors import SettingsError
     from training.evaluation.usaf_report import USAF_FILES, run_usaf, write_usaf_report
 
     for flag, value in (
@@ -139,7 +139,7 @@ def usaf_cmd(
         ("--hr-pixel-size-um", hr_pixel_size_um),
     ):
         if value is not None and not value > 0:
-            raise SrscopeError(f"{flag} must be > 0, got {value}")
+            raise SettingsError(f"{flag} must be > 0, got {value}")
     check_output_folder(out, overwrite)
     sr = _load_model(model) if model else None
     report, figures = run_usaf(

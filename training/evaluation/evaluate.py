@@ -37,7 +37,7 @@ from sr_engine.consistency import consistency_map
 from sr_engine.fidelity import blend
 from srscope import logger
 from srscope.degradation import DegradationRecord, degrade_noise_free
-from srscope.errors import SrscopeError
+from srscope.errors import ImageError, SrscopeError
 from srscope.model_base import SrscopeModel
 from srscope.references import ReferenceEntry, ReferenceSet
 from training.evaluation.baselines import bicubic, bicubic_rl
@@ -145,7 +145,7 @@ def _overlap(
     for o, n, m in zip(offset, inner, outer, strict=True):
         a, b = max(o, 0), min(o + n, m)
         if b - a < 32:
-            raise SrscopeError("HR field and LR capture overlap by less than 32 HR pixels")
+            raise ImageError("HR field and LR capture overlap by less than 32 HR pixels")
         si.append(slice(a - o, b - o))
         so.append(slice(a, b))
     return (si[0], si[1]), (so[0], so[1])
@@ -226,7 +226,7 @@ def evaluate(
         methods += [gname, f"blend α={alpha:g}"]
     entries = [(i, e) for i, e in enumerate(refs.entries) if e.lr is not None]
     if not entries:
-        raise SrscopeError(f"reference set {folder} has no entry with an LR capture")
+        raise ImageError(f"reference set {folder} has no entry with an LR capture")
     if len(entries) < len(refs.entries):
         notes.append(f"{len(refs.entries) - len(entries)} entries without an LR capture skipped")
     fitting = [(i, e) for i, e in entries if _fits(meta, e.channel)]

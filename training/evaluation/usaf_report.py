@@ -17,7 +17,7 @@ import numpy as np
 from pydantic import Field
 
 from srscope.atomic import write_text_atomic
-from srscope.errors import SrscopeError
+from srscope.errors import ImageError, SettingsError
 from srscope.model_base import SrscopeModel
 from srscope.pixels import check_finite
 from training.evaluation.baselines import bicubic
@@ -51,7 +51,7 @@ def read_plane_and_pixel_size(path: Path) -> tuple[np.ndarray, float | None]:
 
     img = np.squeeze(np.asarray(read_image(path), dtype=np.float32))
     if img.ndim != 2:
-        raise SrscopeError(f"{path}: expected one 2-D plane, got shape {img.shape}")
+        raise ImageError(f"{path}: expected one 2-D plane, got shape {img.shape}")
     check_finite(img, str(path))
     px = None
     if path.suffix.lower() in {".tif", ".tiff"}:
@@ -104,7 +104,7 @@ def run_usaf(
         if not lr_px:
             triplets = detect_triplets(lr)
             if not triplets:
-                raise SrscopeError(f"no bar triplets found in {image}")
+                raise ImageError(f"no bar triplets found in {image}")
             resolved = [t for t in triplets if t.resolved]
             finest = min(resolved, key=lambda t: t.period_px) if resolved else None
             report = UsafReport(
@@ -134,7 +134,7 @@ def run_usaf(
             hr_img, hpx = read_plane_and_pixel_size(hr)
             images["HR"] = (hr_img, hr_pixel_size_um or hpx or lr_px / scale)
     else:
-        raise SrscopeError("give an image of the target, or --simulate")
+        raise SettingsError("give an image of the target, or --simulate")
 
     lr, lr_px = images["LR"]
     ordered: dict[str, tuple[np.ndarray, float]] = {"LR": images["LR"]}
