@@ -21,6 +21,7 @@ import typer
 
 from sr_engine.cli import ALLOW_MISMATCH_PARAM
 from srscope.errors import DeviceError, OutputError, SettingsError, SrscopeError
+from srscope.model_base import one_line
 from srscope.progress import ProgressBar
 
 if TYPE_CHECKING:
@@ -226,8 +227,7 @@ def live_headless(
         line += f" processed={stats.processed} processor_drops={stats.processor_dropped}"
     typer.echo(line)
     if stream.error is not None:
-        msg = " ".join(str(stream.error).split())
-        raise DeviceError(f"the camera failed after {got} frames: {msg}")
+        raise DeviceError(f"the camera failed after {got} frames: {one_line(stream.error, None)}")
     if got < frames:
         raise DeviceError(f"the camera delivered only {got} of {frames} frames")
 
