@@ -147,7 +147,8 @@ def models_on_rig(
             meta, channel=channel, pixel_size_um=pixel_size, n_channels=colours,
             model_name=meta.name or model, allow_mismatch=allow_mismatch,
         )  # fmt: skip
-    if default is not None and default != AUTO:
+    unnamed = [c for c in channels or [""] if not c or c not in wanted]
+    if default is not None and default != AUTO and unnamed:
         by_channel[""] = default  # the channels no pair names
     scales = {str(m): read_metadata(resolve_model(m)).scale for m in set(by_channel.values())}
     if len(set(scales.values())) > 1:

@@ -19,7 +19,7 @@ import pytest
 import zarr
 from PIL import Image
 
-from acquisition.model_fit import parse_model_specs
+from acquisition.model_fit import models_on_rig, parse_model_specs
 from acquisition.scan_journal import load_tiles
 from acquisition.sr_models import ChannelModels, model_files
 from sr_engine.bundled import open_model
@@ -118,3 +118,34 @@ def test_worker_models_load_once_fall_back_and_refuse_mixed_scales(tmp_path: Pat
         ChannelModels(model_files({"DAPI": x4, "TRITC": x2}))
     with pytest.raises(SrscopeError, match="no SR model for channel 'FITC'"):
         ChannelModels(model_files({"DAPI": x4})).for_channel("FITC")
+
+
+class _Rig:
+    """The two facts models_on_rig asks of a rig: 5x pixels (1.3 µm), one colour."""
+
+    class core:
+        getPixelSizeUm = staticmethod(lambda: 1.3)
+        getNumberOfComponents = staticmethod(lambda: 1)
+
+    def set_objective(self, name: str) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("specs", "channels", "models"),
+    [
+        (["live_fluo"], ["DAPI"], {"": "live_fluo"}),  # one model for all, as before
+        (["live_fluo"], [], {"": "live_fluo"}),  # a sequence without channels
+        (["auto"], ["DAPI", "TRITC"], MODELS),
+        (
+            ["generalist_fluo", "TRITC=live_fluo_tritc"],
+            ["DAPI", "TRITC"],
+            {"TRITC": "live_fluo_tritc", "": "generalist_fluo"},
+        ),  # a bare model: the channels no pair names
+        (["live_fluo", *[f"{c}={m}" for c, m in MODELS.items()]], ["DAPI", "TRITC"], MODELS),
+    ],
+)
+def test_models_on_rig_maps_each_channel(specs, channels, models) -> None:
+    choice = models_on_rig(_Rig(), specs, channels)
+    assert choice.models() == models
+    assert set(choice.provenance()["fit_by_channel"]) == set(channels or ["*"])
