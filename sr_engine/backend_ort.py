@@ -13,7 +13,7 @@ import numpy as np
 
 from sr_engine.backend import Region
 from srscope import logger
-from srscope.errors import SrscopeError
+from srscope.errors import SettingsError
 
 Optimization = Literal["disable", "basic", "extended", "all"]
 
@@ -148,19 +148,19 @@ def make_session(
         "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
     }
     if optimization not in levels:
-        raise SrscopeError(f"unknown optimization level {optimization!r} ({', '.join(levels)})")
+        raise SettingsError(f"unknown optimization level {optimization!r} ({', '.join(levels)})")
     so = ort.SessionOptions()
     so.graph_optimization_level = levels[optimization]
     so.log_severity_level = 3
     if threads is not None:
         if threads < 1:
-            raise SrscopeError(f"threads must be >= 1, got {threads}")
+            raise SettingsError(f"threads must be >= 1, got {threads}")
         so.intra_op_num_threads = int(threads)
     available = ort.get_available_providers()
     providers = list(providers) if providers else ["CPUExecutionProvider"]
     missing = [p for p in providers if p not in available]
     if missing:
-        raise SrscopeError(
+        raise SettingsError(
             f"execution provider(s) {', '.join(missing)} not available "
             f"(available: {', '.join(available)})"
         )

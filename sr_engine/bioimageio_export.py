@@ -37,9 +37,10 @@ from typing import Any
 
 import numpy as np
 
+from sr_engine.errors import ModelError
 from sr_engine.metadata import FixedNormalization, ModelMetadata, PercentileNormalization
 from srscope.atomic import check_output
-from srscope.errors import SrscopeError
+from srscope.errors import OutputError, SrscopeError
 
 SEED_PAPER = (
     "Zhang H, Fang C, Xie X, Yang Y, Mei W, Jin D, Fei P. High-throughput, high-resolution "
@@ -82,7 +83,7 @@ def load_model(spec: str | Path) -> Any:
 
     path = resolve_model(spec)
     if not Path(path).is_file():
-        raise SrscopeError(f"model not found: {spec}")
+        raise ModelError(f"model not found: {spec}")
     return SRModel(path)
 
 
@@ -391,12 +392,12 @@ def export_bioimageio(
 
     out = Path(out)
     if out.suffix.lower() != ".zip":
-        raise SrscopeError(f"output must be a .zip file: {out}")
+        raise OutputError(f"output must be a .zip file: {out}")
     if out.exists() and not overwrite:
-        raise SrscopeError(f"{out} exists (use --overwrite to replace it)")
+        raise OutputError(f"{out} exists (use --overwrite to replace it)")
     if not out.parent.is_dir():
         check_output(out, overwrite)  # a path under a file or in an unwritable place
-        raise SrscopeError(f"output folder does not exist: {out.parent}")
+        raise OutputError(f"output folder does not exist: {out.parent}")
     check_output(out, overwrite)
     model = load_model(model_spec)
     with tempfile.TemporaryDirectory(prefix="srscope-bioimageio-") as tmp:

@@ -104,11 +104,11 @@ def predict(
     from contextlib import nullcontext
 
     from sr_engine.stream import folder_jobs, is_image_folder, predict_file
-    from srscope.errors import SrscopeError
+    from srscope.errors import ImageError, OutputError, SettingsError
     from srscope.progress import ProgressBar
 
     if dtype not in PREDICT_DTYPES:
-        raise SrscopeError(f"--dtype must be one of {', '.join(PREDICT_DTYPES)}, got {dtype!r}")
+        raise SettingsError(f"--dtype must be one of {', '.join(PREDICT_DTYPES)}, got {dtype!r}")
     spec = None
     if workers is not None or scheduler is not None:
         from sr_engine.distributed import ClusterSpec, require_distributed
@@ -116,12 +116,12 @@ def predict(
         spec = ClusterSpec(workers, scheduler, threads=threads, connect_timeout_s=connect_timeout)
         require_distributed()
     if not input.exists():
-        raise SrscopeError(f"input not found: {input}")
+        raise ImageError(f"input not found: {input}")
     jobs = folder_jobs(input, output) if is_image_folder(input) else [(input, output)]
     if is_image_folder(input) and not overwrite:
         taken = [str(o) for _, o in jobs if o.exists()]
         if taken:
-            raise SrscopeError(f"output {taken[0]} already exists (use --overwrite to replace it)")
+            raise OutputError(f"output {taken[0]} already exists (use --overwrite to replace it)")
     # the cluster first: an unreachable scheduler is said before any slow model check
     with _client(spec) if spec is not None else nullcontext() as client:
         m = _open_predict_model(model, provider, threads, memory_mb, backend, precision)

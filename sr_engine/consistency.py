@@ -22,8 +22,9 @@ import numpy as np
 from scipy import ndimage
 from scipy.special import erfc
 
+from sr_engine.errors import ModelError
 from srscope.degradation import DegradationRecord, block_mean
-from srscope.errors import SrscopeError
+from srscope.errors import ImageError, SettingsError
 
 IntensityMode = Literal["fit", "record", "none"]
 
@@ -120,13 +121,13 @@ def consistency_map(
     sr = np.asarray(sr, dtype=np.float32)
     lr = np.asarray(lr, dtype=np.float32)
     if sr.ndim != 2 or lr.ndim != 2:
-        raise SrscopeError(f"consistency map expects 2-D images, got {sr.shape} and {lr.shape}")
+        raise ImageError(f"consistency map expects 2-D images, got {sr.shape} and {lr.shape}")
     s = record.scale
     h, w = sr.shape[0] // s, sr.shape[1] // s
     if (h, w) != lr.shape:
-        raise SrscopeError(f"SR {sr.shape} is not {s}x the LR frame {lr.shape} (record scale {s})")
+        raise ImageError(f"SR {sr.shape} is not {s}x the LR frame {lr.shape} (record scale {s})")
     if window < 1:
-        raise SrscopeError(f"window must be ≥ 1, got {window}")
+        raise SettingsError(f"window must be ≥ 1, got {window}")
     if fast:  # any PSF kind: its equivalent Gaussian, applied after the block mean
         sigma_lr = record.equivalent_sigma_hr_px / s
         blurred = block_mean(sr, s)
@@ -158,7 +159,7 @@ def consistency_map(
         if keep.mean() > 0.5:
             gain, offset = _fit_affine(base, lr, keep)
     else:
-        raise SrscopeError(f"unknown intensity mode {intensity!r}")
+        raise SettingsError(f"unknown intensity mode {intensity!r}")
     expected = (gain * base + offset).astype(np.float32)
     return ConsistencyMap(
         z=zmap(expected),
@@ -174,7 +175,7 @@ def model_record(model: object) -> DegradationRecord:
     """The calibrated record inside a model's metadata (``SRModel.meta.degradation``)."""
     record = getattr(getattr(model, "meta", None), "degradation", None)
     if record is None:
-        raise SrscopeError(
+        raise ModelError(
             "this model carries no degradation record: the consistency map needs one "
             "(pass degradation.json from `srscope calibrate`)"
         )

@@ -16,7 +16,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from srscope.errors import SrscopeError
+from sr_engine.errors import ModelError
+from srscope.errors import ImageError, SettingsError
 
 
 @runtime_checkable
@@ -29,7 +30,7 @@ class Predictor(Protocol):
 def _check_alpha(alpha: float) -> float:
     alpha = float(alpha)
     if not 0.0 <= alpha <= 1.0:
-        raise SrscopeError(f"fidelity alpha must be in [0, 1], got {alpha}")
+        raise SettingsError(f"fidelity alpha must be in [0, 1], got {alpha}")
     return alpha
 
 
@@ -39,7 +40,7 @@ def blend(mse: np.ndarray, gan: np.ndarray, alpha: float) -> np.ndarray:
     mse = np.asarray(mse, dtype=np.float32)
     gan = np.asarray(gan, dtype=np.float32)
     if mse.shape != gan.shape:
-        raise SrscopeError(f"MSE and GAN outputs differ in shape: {mse.shape} vs {gan.shape}")
+        raise ImageError(f"MSE and GAN outputs differ in shape: {mse.shape} vs {gan.shape}")
     if alpha == 0.0:
         return mse.copy()
     if alpha == 1.0:
@@ -59,12 +60,12 @@ class FidelityDial:
     def __init__(self, mse_model: Predictor, gan_model: Predictor, alpha: float = 0.0) -> None:
         for role, m in (("MSE", mse_model), ("GAN", gan_model)):
             if not isinstance(m, Predictor):
-                raise SrscopeError(f"{role} model has no predict(image) method")
+                raise ModelError(f"{role} model has no predict(image) method")
         (s1, c1), (s2, c2) = _meta_key(mse_model), _meta_key(gan_model)
         if s1 is not None and s2 is not None and s1 != s2:
-            raise SrscopeError(f"MSE and GAN models differ in scale: {s1} vs {s2}")
+            raise ModelError(f"MSE and GAN models differ in scale: {s1} vs {s2}")
         if c1 is not None and c2 is not None and list(c1) != list(c2):
-            raise SrscopeError(f"MSE and GAN models differ in channels: {c1} vs {c2}")
+            raise ModelError(f"MSE and GAN models differ in channels: {c1} vs {c2}")
         self.mse_model = mse_model
         self.gan_model = gan_model
         self._alpha = _check_alpha(alpha)

@@ -11,7 +11,7 @@ import numpy as np
 from sr_engine.axes import Layout, resolve_layout
 from sr_engine.normalize import Normalizer, fit_normalizer, to_dtype
 from sr_engine.tiling import Tile, TilingError, iter_tiles, read_window
-from srscope.errors import SrscopeError
+from srscope.errors import SettingsError
 from srscope.pixels import check_finite, check_pixel_dtype
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ class TileConfig:
             raise TilingError(f"overlap must be >= 0, got {ov}")
         b = 1 if batch is None else int(batch)
         if b < 1:
-            raise SrscopeError(f"batch must be >= 1, got {b}")
+            raise SettingsError(f"batch must be >= 1, got {b}")
         t = model.auto_tile(b) if tile is None else int(tile)
         if t <= 2 * ov:
             raise TilingError(
@@ -218,7 +218,7 @@ def predict_region(model: TiledModel, image: Any, region: Any, **kw: Any) -> np.
     try:
         y0, y1, x0, x1 = (int(v) for v in region)
     except (TypeError, ValueError):
-        raise SrscopeError(
+        raise SettingsError(
             f"region must be (y0, y1, x0, x1) or two slices, got {region!r}"
         ) from None
     return predict(model, image, region=(y0, y1, x0, x1), **kw)
