@@ -1,12 +1,19 @@
 """Shared fixtures. Each part keeps its own tests in tests/<part>/."""
 
 import os
+import signal
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 # --- acquisition: the simulated rig (owned by acquisition) ------------------------
 import pytest
+
+# A suite started in the background (`pytest ... &` from a script) inherits SIGINT ignored,
+# and so would every scan it starts: the Ctrl-C tests need the terminal's behaviour.
+# A Python handler (unlike SIG_IGN) is reset to the default in the processes they exec.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
