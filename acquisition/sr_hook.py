@@ -13,6 +13,10 @@ The listener methods have the names of pymmcore-plus's MDA signals
 can be connected to ``core.mda.events`` directly (:meth:`SRFrameProcessor.attach`)
 or driven by the acquisition facade's frame-processor hook (``process`` /
 ``finish``).
+
+A little over 400 lines because the client side of the worker protocol (start, the
+shared-memory ring, replies, a clean stop after a kill) is one lifecycle; the worker,
+its messages, its models and its logging are modules of their own.
 """
 
 from __future__ import annotations

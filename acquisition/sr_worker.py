@@ -113,7 +113,7 @@ def serve(
     priority = idle_priority()
     try:
         model = ChannelModels(model_files, threads=threads)
-    except Exception as exc:
+    except Exception as exc:  # any load failure is the parent's to report, in one line
         replies.put(Failed(str(exc) if isinstance(exc, SrscopeError) else repr(exc)))
         return
     replies.put(Ready(model.meta, str(model.source)))
@@ -279,13 +279,13 @@ class SRWriter:
         if self.error is None and self._dims is not None and self.frames_done:
             try:
                 self.views = [str(p) for p in write_views(self.out_path, self._dims, self._dtype)]
-            except Exception as exc:
+            except Exception as exc:  # reported by finish; the SR frames are kept
                 self.error = f"SR MIP/composite: {type(exc).__name__}: {exc}"
         mosaic = False
         if self.error is None and self.spool is not None and self.spool.is_tiling:
             try:
                 mosaic = self._write_mosaic()
-            except Exception as exc:
+            except Exception as exc:  # reported by finish; the SR frames are kept
                 self.error = f"SR mosaic: {type(exc).__name__}: {exc}"
         elif self.spool is not None and len(self.spool):
             logger.info("frames repeat a stage position (Z or time): no SR mosaic")
@@ -364,7 +364,7 @@ class SRWriter:
             stream, self._stream = self._stream, None
             try:
                 stream.close()
-            except Exception as exc:
+            except Exception as exc:  # the frames are written; a close error is noise
                 logger.debug("closing the SR image: %s", exc)
 
     def _mosaic_zarr(self) -> Path:
@@ -388,7 +388,7 @@ class SRWriter:
         try:  # the channels in colour; a preview, so its failure leaves the mosaic be
             preview = write_mosaic_composite(path, mosaic_composite_path(self.mosaic_path))
             self.views += [str(preview)] if preview is not None else []
-        except Exception as exc:
+        except Exception as exc:  # a preview: its failure leaves the mosaic be
             logger.warning("SR mosaic composite not written: %s: %s", type(exc).__name__, exc)
         if path != self.mosaic_path:  # an OME-TIFF asked for: exported, the Zarr dropped
             import shutil

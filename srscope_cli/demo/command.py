@@ -15,14 +15,14 @@ def demo(
     out: Path = typer.Option(Path("srscope_demo"), "--out", help="Folder for images and report"),
     gui: bool = typer.Option(False, "--gui", help="Open the viewer on the same rig afterwards"),
     model: str = typer.Option("live_fluo", help="Live model: bundled name or .onnx file"),
-    quality_model: str = typer.Option(
+    quality_model: str | None = typer.Option(
         None, help="Model scored against 20x (default: paper_fluo if bundled, else --model)"
     ),
     fields: int = typer.Option(3, min=1, max=50, help="Fields captured at 20x and 5x"),
     scan: str = typer.Option("3x3", help="Tile scan size, rows x columns"),
     roi: int = typer.Option(512, min=64, help="Camera ROI side (LR px) for the snap and scan"),
-    channel: str = typer.Option(None, help="Rig channel (default: the model's)"),
-    threads: int = typer.Option(None, min=1, help="ONNX Runtime threads"),
+    channel: str | None = typer.Option(None, help="Rig channel (default: the model's)"),
+    threads: int | None = typer.Option(None, min=1, help="ONNX Runtime threads"),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the demo in a used --out"),
 ) -> None:
     """Run the whole loop on the simulated rig and write report.html (headless by default)."""

@@ -67,21 +67,6 @@ def _none_default_annotations(name: str) -> list[str]:
     return wrong
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(
-            n,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="srscope_cli/demo/command.py: channel: str, threads: int default None "
-                "(being edited by another engineer; remove this mark when fixed)",
-            ),
-        )
-        if n == "demo"
-        else n
-        for n in sorted(COMMANDS)
-    ],
-)
+@pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_an_option_without_a_default_is_typed_optional(name: str) -> None:
     assert _none_default_annotations(name) == []
