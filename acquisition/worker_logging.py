@@ -3,19 +3,27 @@
 A spawned process starts with a fresh ``srscope`` logger and no handlers, so its
 warnings (e.g. "SR of frame 3 failed") would reach nobody: not the user's
 stderr, not ``--log-file``. :class:`LogForwarder` is the standard-library answer
-(``QueueHandler`` in the child, ``QueueListener`` in the parent): the parent
+(``QueueHandler`` in the child, a listener thread in the parent): the parent
 makes one, passes :attr:`LogForwarder.queue` and :attr:`LogForwarder.level` to
 the child, the child calls :func:`forward_to_parent` first thing, and each record
 it logs is handed to the parent's logger of the same name, so its handlers and
 filters (one brief line per distinct warning, every record in the log file)
 treat it as one of the parent's own.
+
+The records travel over a one-way pipe, not a ``multiprocessing.Queue``: a
+queue's writers share a cross-process lock, and a worker killed while holding it
+(terminated, or ``kill -9``) left the parent's ``QueueListener.stop`` waiting for
+ever. A pipe has one writer; the parent's listener ends when the child's end is
+gone (end of file), whatever way the child ended.
 """
 
 from __future__ import annotations
 
 import logging
 import pickle
-from logging.handlers import QueueHandler, QueueListener
+import threading
+from contextlib import suppress
+from logging.handlers import QueueHandler
 from typing import Any
 
 from srscope import logger
@@ -51,29 +59,65 @@ class _ToLogger(logging.Handler):
             target.handle(record)
 
 
+class _PipeWriter:
+    """The child's end as a queue for ``QueueHandler``: one record per ``send``.
+
+    Threads of the child take turns (a thread lock dies with the child, unlike a
+    queue's cross-process one); a parent that is gone drops the record quietly.
+    """
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+        self._lock = threading.Lock()
+
+    def put_nowait(self, record: logging.LogRecord) -> None:
+        with self._lock, suppress(OSError):
+            self._conn.send(record)
+
+
 class LogForwarder:
-    """The parent's end: a queue for the child's records and the thread that handles them.
+    """The parent's end: a pipe for the child's records and the thread that handles them.
 
     Use as a context manager, or :meth:`start` / :meth:`stop` (after the child
     has ended, so its last records are handled; stopping twice is harmless).
     """
 
     def __init__(self, ctx: Any) -> None:
-        self.queue = ctx.Queue()
+        self._recv, self.queue = ctx.Pipe(duplex=False)  # ``queue``: the child's end
         self.level = logger.getEffectiveLevel()  # the child logs what the parent would show
-        self._listener: QueueListener | None = None
+        self._thread: threading.Thread | None = None
 
     def start(self) -> LogForwarder:
-        if self._listener is None:
-            self._listener = QueueListener(self.queue, _ToLogger())
-            self._listener.start()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="srscope-worker-logs",
+                                            daemon=True)  # fmt: skip
+            self._thread.start()
         return self
 
-    def stop(self) -> None:
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            listener.stop()  # handles what is queued, then its thread ends
-        self.queue.close()
+    def _run(self) -> None:
+        handler = _ToLogger()
+        while True:
+            try:
+                record = self._recv.recv()
+            except (EOFError, OSError):  # every writer is gone: the child ended
+                return
+            handler.handle(record)
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Close the parent's copy of the child's end; the listener drains and ends.
+
+        A child still running (stuck) keeps its end open: the listener is then left
+        as a daemon thread after ``timeout_s`` instead of holding up the caller.
+        """
+        with suppress(OSError):
+            self.queue.close()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(timeout_s)
+            if thread.is_alive():
+                return
+        with suppress(OSError):
+            self._recv.close()
 
     def __enter__(self) -> LogForwarder:
         return self.start()
@@ -84,6 +128,6 @@ class LogForwarder:
 
 def forward_to_parent(queue: Any, level: int) -> None:
     """In the child: send every ``srscope`` record at ``level`` or above to the parent."""
-    logger.handlers[:] = [_ToParent(queue)]
+    logger.handlers[:] = [_ToParent(_PipeWriter(queue))]
     logger.setLevel(level)
     logger.propagate = False  # the parent's handlers show it; nothing here does
