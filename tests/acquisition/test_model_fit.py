@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import zarr
 
 
@@ -58,6 +59,7 @@ def test_an_override_scans_and_the_sr_store_records_it(tmp_path: Path) -> None:
     assert prov["backend"]["backend"] in ("onnxruntime", "openvino")
 
 
+@pytest.mark.soak  # the same refusal as scan/predict (default run), through a live stream
 def test_headless_live_with_a_model_of_another_objective_is_refused() -> None:
     run = _srscope("live", "--headless", "--frames", "3", "--roi", "32", "--model", "live_fluo",
                    "--objective", "20x", "--channel", "DAPI")  # fmt: skip

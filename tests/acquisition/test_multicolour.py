@@ -66,6 +66,7 @@ def test_acquire_two_channels_each_by_its_own_model(tmp_path: Path) -> None:
     assert rgb[..., 0].max() > 0 and rgb[..., 2].max() > 0 and rgb[..., 1].max() == 0
 
 
+@pytest.mark.soak  # per-channel SR is checked by the acquire test of the default run
 def test_scan_with_auto_picks_each_channels_bundled_model_and_previews_the_mosaic(
     tmp_path: Path,
 ) -> None:

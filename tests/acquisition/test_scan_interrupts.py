@@ -151,6 +151,7 @@ def test_kill_9_then_resume_stores_each_tile_once(tmp_path):
     assert_stored_once(out, ROWS * COLS)
 
 
+@pytest.mark.soak  # Ctrl-C/resume without a model and kill -9 with one run by default
 def test_ctrl_c_with_model_then_resume_completes_sr_and_its_mosaic(tmp_path):
     out = tmp_path / "scan"
     rows = cols = 2

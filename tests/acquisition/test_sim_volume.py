@@ -188,7 +188,7 @@ def test_the_example_z_stack_spans_the_volume():
     assert brain.z_um[0] < min(zs) and max(zs) < brain.z_um[-1]  # inside the volume
 
 
-@pytest.mark.slow
+@pytest.mark.soak  # the Z-stack SR + MIP path runs by default in test_sr_views
 def test_acquire_z_stack_of_the_volume_writes_sr_stack_and_mip(tmp_path: Path) -> None:
     """`srscope acquire examples/zstack.yaml` through ``brain`` with on-the-fly SR, as the
     README runs it (ROI 64); then `srscope snap --specimen brain --z` at two focus positions."""

@@ -23,7 +23,11 @@ def options(name: str) -> list:
     return [p for p in COMMANDS[name].params if p.param_type_name == "option" and not p.hidden]
 
 
-@pytest.mark.parametrize("name", sorted(COMMANDS))
+@pytest.mark.parametrize(
+    "name",
+    [n if n in ("predict", "scan") else pytest.param(n, marks=pytest.mark.soak)
+     for n in sorted(COMMANDS)],  # two subprocesses by default; every screen in the soak run
+)  # fmt: skip
 def test_every_help_screen_shows_no_value_type_on_a_flag(name: str) -> None:
     run = subprocess.run(
         [sys.executable, "-m", "srscope", name, "--help"],
